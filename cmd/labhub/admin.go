@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/labhub/labhub/config"
+	"github.com/labhub/labhub/course"
+	"github.com/labhub/labhub/migrations"
+	"github.com/labhub/labhub/registry"
+	"github.com/labhub/labhub/store"
+)
+
+var timeNow = time.Now
+
+func (a *app) migrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Create or upgrade the database schema (serve does this too)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			db, err := store.Open(ctx, a.common.DatabaseURL, a.common.DataDir, nil)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			n, err := migrations.Run(ctx, db.DB, func(ctx context.Context) (string, error) {
+				return db.Backup(ctx, timeNow())
+			}, nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "applied %d migration(s); schema version %d\n", n, migrations.Latest())
+			return nil
+		},
+	}
+}
+
+// withState runs f with the registry and database open.
+func (a *app) withState(cmd *cobra.Command, f func(ctx context.Context, reg *registry.Registry, db *store.DB) error) error {
+	ctx := cmd.Context()
+	keys, db, err := a.openState(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return f(ctx, registry.New(db, keys, nil), db)
+}
+
+func (a *app) lti11Cmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "lti11", Short: "Manage LTI 1.1 consumers (key and shared secret)"}
+	var key, secret, name string
+	add := &cobra.Command{
+		Use:   "add-consumer",
+		Short: "Add a consumer, or change the secret of an existing key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if secret == "" {
+				secret = os.Getenv("LABHUB_LTI11_SECRET")
+			}
+			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				c, err := reg.PutConsumer(ctx, key, secret, name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "consumer %s saved (id %d)\n", c.Key, c.ID)
+				return nil
+			})
+		},
+	}
+	add.Flags().StringVar(&key, "key", "", "consumer key the LMS sends")
+	add.Flags().StringVar(&secret, "secret", "", "shared secret (or LABHUB_LTI11_SECRET, to keep it out of shell history)")
+	add.Flags().StringVar(&name, "name", "", "a name for people")
+	_ = add.MarkFlagRequired("key")
+	list := &cobra.Command{
+		Use: "list", Short: "List consumers", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				cs, err := reg.Consumers(ctx)
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tKEY\tNAME")
+				for _, c := range cs {
+					fmt.Fprintf(w, "%d\t%s\t%s\n", c.ID, c.Key, c.Name)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+func (a *app) lti13Cmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "lti13", Short: "Manage LTI 1.3 platforms"}
+	var in registry.PlatformInput
+	add := &cobra.Command{
+		Use:   "add-platform",
+		Short: "Register a platform (issuer and client id), or add deployment ids to one",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				p, err := reg.PutPlatform(ctx, in)
+				if err != nil {
+					return err
+				}
+				var deps []string
+				for _, d := range p.Deployments {
+					deps = append(deps, d.DeploymentID)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "platform %s client %s saved (id %d, deployments %s)\n",
+					p.Issuer, p.ClientID, p.ID, strings.Join(deps, ", "))
+				return nil
+			})
+		},
+	}
+	f := add.Flags()
+	f.StringVar(&in.Issuer, "issuer", "", "platform issuer (Moodle: its site URL)")
+	f.StringVar(&in.ClientID, "client-id", "", "client id the platform gave Labhub")
+	f.StringSliceVar(&in.Deployments, "deployment-id", nil, "deployment id (repeatable)")
+	f.StringVar(&in.AuthURL, "auth-url", "", "OIDC authorization endpoint (Moodle: <site>/mod/lti/auth.php)")
+	f.StringVar(&in.TokenURL, "token-url", "", "OAuth 2 token endpoint (Moodle: <site>/mod/lti/token.php)")
+	f.StringVar(&in.TokenAudience, "token-audience", "", "audience of token requests when it differs from the token URL")
+	f.StringVar(&in.JWKSURL, "jwks-url", "", "platform public keyset URL (Moodle: <site>/mod/lti/certs.php)")
+	f.StringVar(&in.Name, "name", "", "a name for people")
+	for _, n := range []string{"issuer", "client-id", "deployment-id", "auth-url", "jwks-url"} {
+		_ = add.MarkFlagRequired(n)
+	}
+	list := &cobra.Command{
+		Use: "list", Short: "List platforms", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				ps, err := reg.Platforms(ctx)
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tISSUER\tCLIENT ID\tDEPLOYMENTS")
+				for _, p := range ps {
+					var deps []string
+					for _, d := range p.Deployments {
+						deps = append(deps, d.DeploymentID)
+					}
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", p.ID, p.Issuer, p.ClientID, strings.Join(deps, ","))
+				}
+				return w.Flush()
+			})
+		},
+	}
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+func (a *app) imageCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "image", Short: "Manage the image catalog"}
+	var desc string
+	add := &cobra.Command{
+		Use:   "add NAME REF",
+		Short: "Add an image to the catalog, or change an entry's reference",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, ref := strings.TrimSpace(args[0]), strings.TrimSpace(args[1])
+			if name == "" || ref == "" || strings.ContainsAny(ref, " \t\n") {
+				return errors.New("give a name and an image reference such as quay.io/jupyter/scipy-notebook:2024-12-02")
+			}
+			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
+				img := store.Image{Name: name, Ref: ref, Description: desc}
+				err := db.WithContext(ctx).Where(store.Image{Name: name}).
+					Assign(store.Image{Ref: ref, Description: desc}).FirstOrCreate(&img).Error
+				if err != nil {
+					return fmt.Errorf("save image: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "image %s -> %s saved\n", img.Name, img.Ref)
+				return nil
+			})
+		},
+	}
+	add.Flags().StringVar(&desc, "description", "", "what the image is for")
+	list := &cobra.Command{
+		Use: "list", Short: "List the catalog", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
+				var imgs []store.Image
+				if err := db.WithContext(ctx).Order("name").Find(&imgs).Error; err != nil {
+					return fmt.Errorf("list images: %w", err)
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
+				fmt.Fprintln(w, "NAME\tREF\tDESCRIPTION")
+				for _, i := range imgs {
+					fmt.Fprintf(w, "%s\t%s\t%s\n", i.Name, i.Ref, i.Description)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+func (a *app) userCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage users"}
+	var admin bool
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a user (or make an existing one admin with --admin)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, ok := course.NormalizeUsername(args[0])
+			if !ok {
+				return fmt.Errorf("%q cannot be a username", args[0])
+			}
+			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
+				u := store.User{Name: name}
+				if err := db.WithContext(ctx).Where(store.User{Name: name}).FirstOrCreate(&u).Error; err != nil {
+					return fmt.Errorf("save user: %w", err)
+				}
+				if admin && !u.Admin {
+					if err := db.WithContext(ctx).Model(&u).Update("admin", true).Error; err != nil {
+						return fmt.Errorf("make admin: %w", err)
+					}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "user %s saved (admin: %v)\n", u.Name, admin || u.Admin)
+				return nil
+			})
+		},
+	}
+	add.Flags().BoolVar(&admin, "admin", false, "make the user an administrator")
+	cmd.AddCommand(add)
+	return cmd
+}
+
+// settingsCmd prints the configuration reference.
+func (a *app) settingsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "settings",
+		Short: "Print every setting with its flag, environment variables and default (Markdown)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprint(cmd.OutOrStdout(), config.Markdown(allSettings()))
+			return nil
+		},
+	}
+}
+
+// allSettings declares every setting on a scratch flag set and returns the
+// declarations.
+func allSettings() []config.Setting {
+	var cfg config.Server
+	s := config.NewSet(pflag.NewFlagSet("settings", pflag.ContinueOnError))
+	config.DeclareCommon(s, &cfg.Common)
+	config.DeclareServer(s, &cfg)
+	return s.Settings()
+}

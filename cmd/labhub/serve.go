@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/labhub/labhub/auth"
+	"github.com/labhub/labhub/config"
+	"github.com/labhub/labhub/course"
+	"github.com/labhub/labhub/lms"
+	"github.com/labhub/labhub/lti"
+	"github.com/labhub/labhub/proxy"
+	"github.com/labhub/labhub/registry"
+	"github.com/labhub/labhub/spawner"
+	"github.com/labhub/labhub/toolkey"
+	"github.com/labhub/labhub/web"
+)
+
+func (a *app) serveCmd(demo bool) *cobra.Command {
+	cfg := &config.Server{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the hub",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Common = a.common
+			return run(cmd.Context(), cfg, demo)
+		},
+	}
+	if demo {
+		cmd.Use = "demo"
+		cmd.Short = "Run the hub with a built-in demo LMS at /demo: launch as a student or an instructor"
+	}
+	config.DeclareServer(a.bind(cmd.Flags()), cfg)
+	return cmd
+}
+
+// routeTable adapts the proxy's table to what the course manager needs.
+type routeTable struct{ *proxy.Table }
+
+func (t routeTable) LastActivity(user, server string) (time.Time, bool) {
+	r, ok := t.Lookup(user, server)
+	return r.LastActivity, ok
+}
+
+// run starts the hub and blocks until ctx ends.
+func run(ctx context.Context, cfg *config.Server, demo bool) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := slog.Default()
+	keys, db, err := (&app{common: cfg.Common}).openState(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	instance, err := db.GetOrInit(ctx, "instance_id", func() string {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	})
+	if err != nil {
+		return err
+	}
+
+	reg := registry.New(db, keys, nil)
+	if cfg.LTI11Key != "" {
+		if _, err := reg.PutConsumer(ctx, cfg.LTI11Key, cfg.LTI11Secret, "from configuration"); err != nil {
+			return fmt.Errorf("register LTI 1.1 consumer from configuration: %w", err)
+		}
+	}
+	tk := toolkey.New(db, keys, nil)
+	if err := tk.Ensure(ctx); err != nil {
+		return err
+	}
+
+	docker, err := spawner.New(spawner.Options{Network: cfg.Network, Logger: log})
+	if err != nil {
+		return fmt.Errorf("connect to docker (is the engine running and the socket reachable?): %w", err)
+	}
+	defer docker.Close()
+	gateway, err := docker.EnsureNetwork(ctx, cfg.Network)
+	if err != nil {
+		return err
+	}
+	hubIP, bindIP := cfg.HubIP, cfg.HubIP
+	if selfIP, inContainer, err := docker.ConnectSelf(ctx, cfg.Network); err != nil {
+		return fmt.Errorf("join network %s: %w", cfg.Network, err)
+	} else if inContainer {
+		bindIP = "0.0.0.0"
+		if hubIP == "" {
+			hubIP = selfIP
+		}
+	} else if hubIP == "" {
+		hubIP, bindIP = gateway, gateway
+	}
+	if ip := net.ParseIP(bindIP); ip == nil && bindIP != "" {
+		// A host name (HUB_IP=labhub in a compose file) names this container.
+		bindIP = "0.0.0.0"
+	}
+	base := cfg.BasePath()
+	hubAPI := "http://" + net.JoinHostPort(hubIP, strconv.Itoa(cfg.HubPort)) + base + "hub/api"
+
+	cookieKey := keys.Derive("cookie", 32)
+	authn := auth.New(db, cookieKey, nil)
+	table := proxy.NewTable()
+	courses := course.NewService(db, nil)
+	courses.UsernameKey11, courses.UsernameClaim13 = cfg.LTI11UsernameKey, cfg.LTI13UsernameClaim
+	mgr := course.NewManager(db, authn, docker, routeTable{table}, course.Options{
+		Base: base, PublicURL: cfg.PublicURL, HubAPIURL: hubAPI, Network: cfg.Network, Instance: instance,
+		DefaultImage: cfg.Image, NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner,
+		SiteSharedVolume: cfg.SiteSharedVol, MemLimit: cfg.MemLimit, NanoCPUs: int64(cfg.CPULimit * 1e9),
+		PidsLimit: int64(cfg.PidsLimit), SpawnTimeout: cfg.SpawnTimeout, SpawnConcurrency: cfg.SpawnLimit,
+		IdleTimeout: cfg.IdleTimeout, OrphanGrace: cfg.OrphanGrace, DefaultURL: cfg.DefaultURL,
+		CompatVersion: cfg.CompatVersion, Logger: log,
+	})
+
+	nonces := registry.NewNonces(db, nil)
+	proxies, _ := cfg.Proxies()
+	opts := web.Options{
+		PublicURL: cfg.PublicURL, TrustedProxies: proxies, CompatVersion: cfg.CompatVersion, Version: version,
+		CookieKey: cookieKey, DB: db, Auth: authn, Registry: reg, Courses: courses, Manager: mgr, Keys: tk,
+		LTI11: &lti.LTI11Verifier{Secrets: reg.Secret, Nonces: nonces, Window: cfg.LTI11Window},
+		LTI13: &lti.LTI13Verifier{Keys: &lti.KeySetCache{}, Lookup: reg.Platform, Nonces: nonces,
+			Leeway: cfg.LTI13Leeway, Roles: lti.RoleMapping{Instructor: cfg.Roles()}},
+		State:   &lti.StateCodec{Key: keys.Derive("lti-state", 32)},
+		Metrics: prometheus.NewRegistry(),
+		Logger:  log,
+		Ready: func(ctx context.Context) error {
+			if err := db.WithContext(ctx).Exec("SELECT 1").Error; err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+			if _, err := docker.ImagePresent(ctx, cfg.Image); err != nil {
+				return fmt.Errorf("docker: %w", err)
+			}
+			return nil
+		},
+	}
+	opts.LTI11.Roles = opts.LTI13.Roles
+	if demo {
+		h, err := setupDemo(ctx, cfg, reg)
+		if err != nil {
+			return err
+		}
+		opts.Demo = h
+	}
+	var srv *web.Server
+	px := proxy.New(proxy.Options{
+		Prefix: base, Table: table, StripCookie: web.OwnCookie, Logger: log,
+		TrustedProxy: func(addr string) bool { return srv.TrustedProxy(addr) },
+		Fallback:     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { srv.ProxyFallback().ServeHTTP(w, r) }),
+	})
+	opts.Proxy = px
+	srv, err = web.New(opts)
+	if err != nil {
+		return err
+	}
+
+	// Reconcile before serving, so running servers are routed at once.
+	if err := mgr.Reconcile(ctx); err != nil {
+		return fmt.Errorf("reconcile with docker: %w", err)
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); mgr.Run(bg, time.Minute) }()
+	go func() { defer wg.Done(); sweep(bg, authn, nonces, log) }()
+
+	public := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second}
+	internal := &http.Server{Addr: net.JoinHostPort(bindIP, strconv.Itoa(cfg.HubPort)), Handler: srv.APIHandler(),
+		ReadHeaderTimeout: 20 * time.Second}
+	errc := make(chan error, 2)
+	for _, s := range []*http.Server{public, internal} {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			stopBG()
+			return fmt.Errorf("listen on %s: %w", s.Addr, err)
+		}
+		go func(s *http.Server, ln net.Listener) { errc <- s.Serve(ln) }(s, ln)
+	}
+	log.Info("labhub started", "version", version, "public_url", cfg.PublicURL, "listen", cfg.Listen,
+		"hub_api", hubAPI, "network", cfg.Network, "demo", demo)
+	if demo {
+		log.Info("demo LMS ready", "url", cfg.PublicURL+"demo/")
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	log.Info("shutting down; notebook containers keep running")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = public.Shutdown(sctx)
+	_ = internal.Shutdown(sctx)
+	px.Close()
+	stopBG()
+	wg.Wait()
+	mgr.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// sweep deletes expired nonces, sessions, tokens and codes every few minutes.
+func sweep(ctx context.Context, a *auth.Service, n *registry.Nonces, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		if _, err := n.Sweep(ctx); err != nil && ctx.Err() == nil {
+			log.Error("failed to sweep nonces", "error", err)
+		}
+		if err := a.Sweep(ctx); err != nil && ctx.Err() == nil {
+			log.Error("failed to sweep sessions", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// setupDemo registers the built-in demo LMS as an LTI 1.3 platform and an
+// LTI 1.1 consumer of this hub and returns its handler.
+func setupDemo(ctx context.Context, cfg *config.Server, reg *registry.Registry) (http.Handler, error) {
+	issuer := cfg.PublicURL + "demo"
+	p, err := lms.New(lms.Options{Issuer: issuer})
+	if err != nil {
+		return nil, fmt.Errorf("create demo LMS: %w", err)
+	}
+	const clientID, deployment, consumerKey = "labhub-demo", "1", "labhub-demo"
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	p.AddTool(lms.Tool{
+		ClientID: clientID, DeploymentID: deployment,
+		LoginURL:       cfg.PublicURL + "lti/login",
+		RedirectURIs:   []string{cfg.PublicURL + "lti/launch"},
+		TargetLinkURI:  cfg.PublicURL + "lti/launch",
+		JWKSURL:        cfg.PublicURL + "lti/jwks",
+		LTI11LaunchURL: cfg.PublicURL + "hub/lti/launch",
+		ConsumerKey:    consumerKey, SharedSecret: hex.EncodeToString(secret),
+	})
+	if _, err := reg.PutPlatform(ctx, registry.PlatformInput{
+		Name: "Labhub demo LMS", Issuer: issuer, ClientID: clientID,
+		AuthURL: issuer + "/mod/lti/auth.php", TokenURL: issuer + "/mod/lti/token.php",
+		JWKSURL: issuer + "/mod/lti/certs.php", Deployments: []string{deployment},
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := reg.PutConsumer(ctx, consumerKey, hex.EncodeToString(secret), "Labhub demo LMS"); err != nil {
+		return nil, err
+	}
+	if u, err := url.Parse(issuer); err == nil && u.Host == "" {
+		return nil, fmt.Errorf("demo issuer %q has no host", issuer)
+	}
+	return p.Handler(), nil
+}

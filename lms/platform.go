@@ -1,0 +1,258 @@
+package lms
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Moodle identifies itself with these values in every launch; the captured
+// Moodle 4.5.6 sent the same version.
+const (
+	moodleVersion   = "2024100706"
+	extLMS          = "moodle-2"
+	productFamily   = "moodle"
+	siteName        = "labhub-lms"
+	siteDescription = "LTI platform of the Labhub test suite"
+	defaultGradeMax = 100.0
+	accessTokenLife = 3600 * time.Second
+)
+
+// Options configures a Platform.
+type Options struct {
+	// Issuer is the platform's base URL and the iss of its tokens, e.g. an
+	// httptest server URL or "<labhub public url>/demo". It may contain a
+	// path; all endpoints live under it. If empty, call SetIssuer before use.
+	Issuer string
+	// KeyID is the kid of the signing key. If empty, a random one is used.
+	KeyID string
+	// Now is the clock. If nil, time.Now is used.
+	Now func() time.Time
+	// HTTPClient fetches tools' key sets. If nil, a client with a 10 s
+	// timeout is used.
+	HTTPClient *http.Client
+	// TokenLifetime is the id_token lifetime. If zero, 60 s as in Moodle.
+	TokenLifetime time.Duration
+	// DropAuthorizationHeader simulates an Apache in front of Moodle that
+	// drops the Authorization header: service calls then fail with 401 (or
+	// the status Moodle answers for a missing credential).
+	DropAuthorizationHeader bool
+	// Down makes every endpoint answer 503 until SetDown(false).
+	Down bool
+}
+
+// Platform is an in-memory LTI platform. It is safe for concurrent use.
+type Platform struct {
+	now           func() time.Time
+	client        *http.Client
+	tokenLifetime time.Duration
+	mux           *http.ServeMux
+
+	// mu protects the fields below.
+	mu         sync.Mutex
+	issuer     *url.URL
+	keys       []*signingKey // the last one signs; all are published
+	dropAuth   bool
+	down       bool
+	tools      []*Tool
+	nextTypeID int
+	courses    map[string]*courseState
+	links      map[linkKey]*linkState
+	nextCMID   int
+	sessions   map[string]*session
+	launches   map[string]*pendingLaunch
+	tokens     map[string]*accessToken
+	keysets    map[string][]byte // tool client id -> cached key set
+	items      map[int]*lineItem
+	nextItemID int
+	tokenReqs  int
+	scoreReqs  int
+}
+
+// New returns a Platform with a fresh RSA-2048 signing key.
+func New(opts Options) (*Platform, error) {
+	p := &Platform{
+		now:           opts.Now,
+		client:        opts.HTTPClient,
+		tokenLifetime: opts.TokenLifetime,
+		dropAuth:      opts.DropAuthorizationHeader,
+		down:          opts.Down,
+		courses:       map[string]*courseState{},
+		links:         map[linkKey]*linkState{},
+		sessions:      map[string]*session{},
+		launches:      map[string]*pendingLaunch{},
+		tokens:        map[string]*accessToken{},
+		keysets:       map[string][]byte{},
+		items:         map[int]*lineItem{},
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.client == nil {
+		p.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if p.tokenLifetime == 0 {
+		p.tokenLifetime = 60 * time.Second
+	}
+	if opts.Issuer != "" {
+		if err := p.setIssuer(opts.Issuer); err != nil {
+			return nil, err
+		}
+	}
+	k, err := newSigningKey(opts.KeyID)
+	if err != nil {
+		return nil, fmt.Errorf("create platform: %w", err)
+	}
+	p.keys = []*signingKey{k}
+	p.mux = p.routes()
+	return p, nil
+}
+
+// SetIssuer changes the issuer, for httptest servers whose URL is known only
+// after they start. It panics on a URL that is not absolute, because that is
+// a mistake in the test rather than a runtime condition.
+func (p *Platform) SetIssuer(u string) {
+	if err := p.setIssuer(u); err != nil {
+		panic(err)
+	}
+}
+
+func (p *Platform) setIssuer(raw string) error {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil {
+		return fmt.Errorf("parse issuer: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.RawQuery != "" {
+		return fmt.Errorf("parse issuer: %q is not an absolute http(s) URL without query", raw)
+	}
+	p.mu.Lock()
+	p.issuer = u
+	p.mu.Unlock()
+	return nil
+}
+
+// Issuer returns the issuer URL, without a trailing slash.
+func (p *Platform) Issuer() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.issuerLocked()
+}
+
+func (p *Platform) issuerLocked() string {
+	if p.issuer == nil {
+		return ""
+	}
+	return p.issuer.String()
+}
+
+// endpointLocked returns the absolute URL of a platform path.
+func (p *Platform) endpointLocked(path string) string {
+	return p.issuerLocked() + path
+}
+
+// siteGUIDLocked returns tool_consumer_instance_guid and tool_platform.guid:
+// Moodle sends a 32-digit hex site identifier.
+func (p *Platform) siteGUIDLocked() string {
+	sum := md5.Sum([]byte(p.issuerLocked()))
+	return hex.EncodeToString(sum[:])
+}
+
+// SetDown makes every endpoint answer 503 (true) or serve normally (false).
+func (p *Platform) SetDown(down bool) {
+	p.mu.Lock()
+	p.down = down
+	p.mu.Unlock()
+}
+
+// SetDropAuthorizationHeader switches the DropAuthorizationHeader option.
+func (p *Platform) SetDropAuthorizationHeader(drop bool) {
+	p.mu.Lock()
+	p.dropAuth = drop
+	p.mu.Unlock()
+}
+
+// TokenRequests returns how many requests reached the token endpoint.
+func (p *Platform) TokenRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tokenReqs
+}
+
+// ScoreRequests returns how many requests reached a scores endpoint.
+func (p *Platform) ScoreRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.scoreReqs
+}
+
+// Handler returns the platform's HTTP handler. It serves paths under the
+// issuer's path, so it can be mounted as is at the issuer's location.
+func (p *Platform) Handler() http.Handler {
+	return http.HandlerFunc(p.serveHTTP)
+}
+
+func (p *Platform) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	down, drop := p.down, p.dropAuth
+	prefix := ""
+	if p.issuer != nil {
+		prefix = strings.TrimRight(p.issuer.EscapedPath(), "/")
+	}
+	p.mu.Unlock()
+	if down {
+		http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if drop && r.Header.Get("Authorization") != "" {
+		r = r.Clone(r.Context())
+		r.Header.Del("Authorization")
+	}
+	if prefix == "" {
+		p.mux.ServeHTTP(w, r)
+		return
+	}
+	// Strip the issuer path by hand so that "/demo" itself reaches the demo
+	// page, which http.StripPrefix would hand on as an empty path.
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), prefix)
+	if !ok || rest != "" && rest[0] != '/' {
+		http.NotFound(w, r)
+		return
+	}
+	if rest == "" {
+		rest = "/"
+	}
+	path, err := url.PathUnescape(rest)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = path, rest
+	p.mux.ServeHTTP(w, r2)
+}
+
+// routes builds the mux of all endpoints, relative to the issuer path.
+func (p *Platform) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /mod/lti/certs.php", p.handleCerts)
+	m.HandleFunc("GET /mod/lti/auth.php", p.handleAuth)
+	m.HandleFunc("POST /mod/lti/auth.php", p.handleAuth)
+	m.HandleFunc("/mod/lti/token.php", p.handleToken)
+	m.HandleFunc("POST /mod/lti/service.php", p.handleOutcomes)
+	const svc = "/mod/lti/services.php/"
+	m.HandleFunc("GET "+svc+"CourseSection/{course}/bindings/{type}/memberships", p.handleMemberships)
+	m.HandleFunc("GET "+svc+"{course}/lineitems", p.handleLineItems)
+	m.HandleFunc("POST "+svc+"{course}/lineitems", p.handleLineItems)
+	m.HandleFunc(svc+"{course}/lineitems/{item}/lineitem", p.handleLineItem)
+	m.HandleFunc(svc+"{course}/lineitems/{item}/lineitem/scores", p.handleScores)
+	m.HandleFunc(svc+"{course}/lineitems/{item}/lineitem/results", p.handleResults)
+	m.HandleFunc("GET /{$}", p.handleDemoPage)
+	m.HandleFunc("POST /launch", p.handleDemoLaunch13)
+	m.HandleFunc("POST /lti11", p.handleDemoLaunch11)
+	return m
+}

@@ -1,0 +1,35 @@
+// Package proxy forwards requests for users' servers to the containers that
+// run them.
+//
+// A [Proxy] serves the JupyterHub URL layout <prefix>user/<name>/<server>/...
+// and looks each request up in a [Table] that the hub fills as servers start
+// and stop. Matching happens on the percent-decoded path, one segment at a
+// time, so a name containing an encoded slash (%2F) is never mistaken for two
+// segments, and the container receives the path and query exactly as the
+// client sent them.
+//
+// Before a request reaches a container the proxy removes the hub's own
+// cookies (so a student's server never sees another user's hub session) and,
+// unless the request came from a trusted front such as a TLS terminator,
+// replaces the client's X-Forwarded-* headers with values it derives itself.
+// Websocket upgrades, server-sent events and large bodies pass through
+// without buffering. Every request and every chunk of data in either
+// direction stamps the route's LastActivity, which the hub reads back through
+// [Table.Routes] to cull idle servers.
+//
+// Typical wiring:
+//
+//	table := proxy.NewTable()
+//	p := proxy.New(proxy.Options{
+//		Prefix:      "/",
+//		Table:       table,
+//		StripCookie: isHubCookie,
+//		Fallback:    hubHandler,
+//	})
+//	defer p.Close()
+//	table.Set("alice", "physics-101", target, serverID)
+//
+// http.Server.Shutdown does not wait for hijacked connections, so a server
+// that shuts down should call [Proxy.Close] after Shutdown to end open
+// websockets.
+package proxy
