@@ -161,8 +161,8 @@ func Markdown(settings []Setting) string {
 			if def != "" {
 				def = "`" + def + "`"
 			}
-			fmt.Fprintf(&b, "| `--%s` | %s | %s | %s |\n", st.Flag, strings.Join(env, ", "), def,
-				strings.ReplaceAll(st.Usage, "|", "\\|"))
+			usage := strings.NewReplacer("|", "\\|", "<", "&lt;", ">", "&gt;").Replace(st.Usage)
+			fmt.Fprintf(&b, "| `--%s` | %s | %s | %s |\n", st.Flag, strings.Join(env, ", "), def, usage)
 		}
 	}
 	return b.String()

@@ -73,9 +73,11 @@ type hub struct {
 	listen  string
 	network string
 	extra   []string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	logs    *syncBuffer
+	// extraEnv is added to the environment of serve.
+	extraEnv []string
+	cmd      *exec.Cmd
+	done     chan struct{}
+	logs     *syncBuffer
 }
 
 func freePort(t *testing.T) int {
@@ -132,7 +134,7 @@ func (h *hub) startCommand(sub string) {
 		"--hub-port", strconv.Itoa(freePort(h.t)), "--image", testutil.Image(h.t), "--log-level", "debug",
 		"--mem-limit", "512M", "--spawn-timeout", "90s"}, h.extra...)
 	h.cmd = exec.Command(labhubBin, args...)
-	h.cmd.Env = h.env()
+	h.cmd.Env = append(h.env(), h.extraEnv...)
 	if h.logs == nil {
 		h.logs = &syncBuffer{}
 	}

@@ -26,6 +26,12 @@ type env struct {
 }
 
 func newEnv(t *testing.T, extra ...string) *env {
+	return newEnvWith(t, false, extra...)
+}
+
+// newEnvWith is newEnv; with oldEnv the LTI 1.1 consumer comes from the old
+// deployment's LTI_CLIENT_KEY and LTI_SHARED_SECRET instead of the command.
+func newEnvWith(t *testing.T, oldEnv bool, extra ...string) *env {
 	h := newHub(t, extra...)
 	p, err := lms.New(lms.Options{})
 	require.NoError(t, err)
@@ -43,7 +49,11 @@ func newEnv(t *testing.T, extra ...string) *env {
 	h.CLI("lti13", "add-platform", "--issuer", srv.URL, "--client-id", e.clientID, "--deployment-id", "1",
 		"--auth-url", srv.URL+"/mod/lti/auth.php", "--token-url", srv.URL+"/mod/lti/token.php",
 		"--jwks-url", srv.URL+"/mod/lti/certs.php")
-	h.CLI("lti11", "add-consumer", "--key", e.key, "--secret", secret)
+	if oldEnv {
+		h.extraEnv = append(h.extraEnv, "LTI_CLIENT_KEY="+e.key, "LTI_SHARED_SECRET="+secret)
+	} else {
+		h.CLI("lti11", "add-consumer", "--key", e.key, "--secret", secret)
+	}
 	return e
 }
 
@@ -177,7 +187,7 @@ func TestLTI13EndToEnd(t *testing.T) {
 }
 
 func TestLTI11EndToEnd(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, true)
 	e.hub.Start()
 	b := browser(t, e.platform)
 	server := e.launch(t, b, student1, "1.1")

@@ -80,7 +80,7 @@ func (r routes) LastActivity(user, server string) (time.Time, bool) {
 // harness is a hub in process, registered with a platform double, on a
 // fake engine.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.DB
 	docker   *fakeDocker
 	platform *lms.Platform
@@ -103,7 +103,7 @@ func (h *harness) Now() time.Time {
 	return h.now
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, docker: &fakeDocker{}, clientID: lms.NewClientID(), key: "moodle-key", secret: "s3cret"}
 	h.db = testutil.SQLite(t)
 	ctx := context.Background()

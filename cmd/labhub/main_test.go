@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/labhub/labhub/config"
+	"github.com/labhub/labhub/store"
+)
+
+// labhub runs the command in process with args and returns its output.
+func labhub(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestAdminCommands(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := labhub(t, nil, append(args, "--data-dir", dir)...)
+		require.NoError(t, err, out)
+		return out
+	}
+	require.Contains(t, run("migrate"), "schema version")
+	require.Contains(t, run("migrate"), "applied 0 migration(s)")
+
+	run("lti11", "add-consumer", "--key", "moodle", "--secret", "s3cret")
+	require.Contains(t, run("lti11", "list"), "moodle")
+
+	run("lti13", "add-platform", "--issuer", "https://moodle.example", "--client-id", "abc",
+		"--deployment-id", "1", "--deployment-id", "2", "--auth-url", "https://moodle.example/mod/lti/auth.php",
+		"--token-url", "https://moodle.example/mod/lti/token.php", "--jwks-url", "https://moodle.example/mod/lti/certs.php")
+	out := run("lti13", "list")
+	require.Contains(t, out, "https://moodle.example")
+	require.Contains(t, out, "1,2")
+
+	run("image", "add", "datascience", "quay.io/jupyter/scipy-notebook:2024-12-02", "--description", "Data course")
+	run("image", "add", "datascience", "quay.io/jupyter/scipy-notebook:2025-01-06")
+	out = run("image", "list")
+	require.Contains(t, out, "2025-01-06")
+	require.NotContains(t, out, "2024-12-02", "adding an existing name changes its reference")
+
+	run("user", "add", "Alice", "--admin")
+	db, err := store.Open(context.Background(), "", dir, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	var u store.User
+	require.NoError(t, db.Where("name = ?", "alice").First(&u).Error)
+	require.True(t, u.Admin)
+}
+
+func TestAdminCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"lti13", "add-platform", "--issuer", "not a url", "--client-id", "x", "--deployment-id", "1",
+			"--auth-url", "https://a/auth", "--jwks-url", "https://a/jwks"},
+		{"lti13", "add-platform", "--issuer", "https://a"},
+		{"lti11", "add-consumer", "--key", "k"},
+		{"image", "add", "only-a-name"},
+		{"user", "add", "a/b"},
+		{"serve", "--public-url", "ftp://x"},
+		{"serve", "--mem-limit", "lots"},
+		{"serve", "--log-level", "loud"},
+	} {
+		out, err := labhub(t, nil, append(args, "--data-dir", dir)...)
+		require.Error(t, err, "labhub %s: %s", strings.Join(args, " "), out)
+	}
+}
+
+// The old deployment's environment variables keep working, and a flag
+// given on the command line wins over them.
+func TestOldEnvironmentNames(t *testing.T) {
+	var cfg config.Server
+	set := config.NewSet(newRoot().Flags())
+	config.DeclareCommon(set, &cfg.Common)
+	config.DeclareServer(set, &cfg)
+	env := map[string]string{
+		"LTI_CLIENT_KEY": "old-key", "LTI_SHARED_SECRET": "old-secret", "LTI_USERNAME_KEY": "lis_person_sourcedid",
+		"DOCKER_SINGLEUSER_IMAGE": "jupyter/minimal-notebook:hub-4.0.2", "DOCKER_NETWORK_NAME": "jupyterhub-network",
+		"DOCKER_NOTEBOOK_DIR": "/home/jovyan/work", "HUB_IP": "jupyterhub", "HOST_NAME": "hub.example.edu",
+		"JUPYTERHUB_VERSION": "4.0.2",
+	}
+	require.NoError(t, set.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, "old-key", cfg.LTI11Key)
+	require.Equal(t, "old-secret", cfg.LTI11Secret)
+	require.Equal(t, "lis_person_sourcedid", cfg.LTI11UsernameKey)
+	require.Equal(t, "jupyter/minimal-notebook:hub-4.0.2", cfg.Image)
+	require.Equal(t, "jupyterhub-network", cfg.Network)
+	require.Equal(t, "/home/jovyan/work", cfg.NotebookDir)
+	require.Equal(t, "jupyterhub", cfg.HubIP)
+	require.Equal(t, "https://hub.example.edu/", cfg.PublicURL)
+	require.Equal(t, "4.0.2", cfg.CompatVersion)
+
+	// Labhub's own name takes precedence over the old one.
+	env["LABHUB_IMAGE"] = "new"
+	cfg = config.Server{}
+	set = config.NewSet(newRoot().Flags())
+	config.DeclareServer(set, &cfg)
+	require.NoError(t, set.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	require.Equal(t, "new", cfg.Image)
+}
+
+func TestSettingsReferenceIsComplete(t *testing.T) {
+	out, err := labhub(t, nil, "settings")
+	require.NoError(t, err)
+	for _, s := range allSettings() {
+		require.Contains(t, out, "`--"+s.Flag+"`")
+		for _, e := range s.Env {
+			require.Contains(t, out, "`"+e+"`")
+		}
+	}
+}
