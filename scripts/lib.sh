@@ -5,6 +5,11 @@ export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 
+# as_postgres runs a command as the postgres system user.
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 # ensure_go fails early with a clear message when no usable Go is present.
@@ -64,12 +69,12 @@ ensure_postgres() {
     $SUDO pg_ctlcluster "$ver" main start
   fi
   for _ in $(seq 1 30); do
-    $SUDO -u postgres psql -qtAc 'SELECT 1' >/dev/null 2>&1 && break
+    as_postgres psql -qtAc 'SELECT 1' >/dev/null 2>&1 && break
     sleep 1
   done
-  $SUDO -u postgres psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='labhub_test'" | grep -q 1 ||
-    $SUDO -u postgres psql -qc "CREATE ROLE labhub_test LOGIN CREATEDB PASSWORD 'labhub_test'"
-  $SUDO -u postgres psql -qtAc "SELECT 1 FROM pg_database WHERE datname='labhub_test'" | grep -q 1 ||
-    $SUDO -u postgres psql -qc "CREATE DATABASE labhub_test OWNER labhub_test"
+  as_postgres psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='labhub_test'" | grep -q 1 ||
+    as_postgres psql -qc "CREATE ROLE labhub_test LOGIN CREATEDB PASSWORD 'labhub_test'"
+  as_postgres psql -qtAc "SELECT 1 FROM pg_database WHERE datname='labhub_test'" | grep -q 1 ||
+    as_postgres psql -qc "CREATE DATABASE labhub_test OWNER labhub_test"
   export LABHUB_TEST_POSTGRES="postgres://labhub_test:labhub_test@127.0.0.1:5432/labhub_test?sslmode=disable"
 }
