@@ -152,9 +152,10 @@ func TestOAuthCodeFlow(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					g, err := f.svc.Exchange(ctx, client, secret, code, redirect)
+					var lost *auth.OAuthError
 					if err == nil {
 						grants <- g
-					} else if !errors.As(err, &oe) {
+					} else if !errors.As(err, &lost) {
 						t.Errorf("unexpected error: %v", err)
 					}
 				}()
