@@ -18,6 +18,15 @@ import (
 	"github.com/labhub/labhub/store"
 )
 
+// Custom parameters of a link that Labhub reads.
+const (
+	// CustomImage names the catalog image the link's server runs.
+	CustomImage = "labhub_image"
+	// CustomStart is the notebook or folder of the course's shared files
+	// that students start with.
+	CustomStart = "labhub_start"
+)
+
 // Service records launches.
 type Service struct {
 	db  *store.DB
@@ -279,8 +288,11 @@ func upsertActivity(tx *gorm.DB, l *lti.Launch, out *Enrolled) error {
 	if l.ResourceLink.ID == "" {
 		return nil
 	}
-	a := store.Activity{CourseID: out.Course.ID, ResourceLinkID: l.ResourceLink.ID, Title: l.ResourceLink.Title}
-	cols := []string{"title", "updated_at"}
+	// The link's custom parameters are the LMS's record of what the teacher
+	// chose for it; each launch brings the current choice.
+	a := store.Activity{CourseID: out.Course.ID, ResourceLinkID: l.ResourceLink.ID, Title: l.ResourceLink.Title,
+		Image: strings.TrimSpace(l.Custom[CustomImage]), StartPath: strings.TrimSpace(l.Custom[CustomStart])}
+	cols := []string{"title", "image", "start_path", "updated_at"}
 	if l.AGS != nil {
 		a.AGSLineItem = l.AGS.LineItem
 		a.AGSLineItems = l.AGS.LineItems

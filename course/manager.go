@@ -150,16 +150,30 @@ func (m *Manager) Prefix(user, server string) string {
 	return ServerPrefix(m.opts.Base, user, server)
 }
 
-// Ensure makes sure user's server for course runs with role: it returns at
-// once, ready or with a start under way that Watch reports on.
-func (m *Manager) Ensure(ctx context.Context, u store.User, c store.Course, role string) (Status, error) {
-	srv, err := m.serverRow(ctx, u, c)
+// StartRequest says whose server to run and how.
+type StartRequest struct {
+	User   store.User
+	Course store.Course
+	// Activity is the launched activity, whose image choice wins over the
+	// course's; nil when the start does not come from a launch.
+	Activity *store.Activity
+	// Role is the user's role in the course.
+	Role string
+}
+
+// Ensure makes sure the user's server for the course runs with the role and
+// image the request implies: it returns at once, ready or with a start under
+// way that Watch reports on. A running server with another role or image is
+// restarted.
+func (m *Manager) Ensure(ctx context.Context, r StartRequest) (Status, error) {
+	srv, err := m.serverRow(ctx, r.User, r.Course)
 	if err != nil {
 		return Status{}, err
 	}
+	image, imageErr := m.imageFor(ctx, r.Course, r.Activity)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := Status{Server: *srv, Prefix: m.Prefix(u.Name, srv.Name)}
+	st := Status{Server: *srv, Prefix: m.Prefix(r.User.Name, srv.Name)}
 	if _, ok := m.spawns[srv.ID]; ok {
 		st.Pending = true
 		return st, nil
@@ -170,12 +184,12 @@ func (m *Manager) Ensure(ctx context.Context, u store.User, c store.Course, role
 		return Status{}, fmt.Errorf("reload server record: %w", err)
 	}
 	st.Server = *srv
-	if srv.State == store.StateRunning && srv.Role == role {
+	if srv.State == store.StateRunning && srv.Role == r.Role && (imageErr != nil || srv.Image == image) {
 		st.Ready = true
 		return st, nil
 	}
 	restart := srv.State == store.StateRunning
-	m.startLocked(*srv, u, c, role, restart)
+	m.startLocked(*srv, r.User, r.Course, r.Role, image, imageErr, restart)
 	st.Pending = true
 	return st, nil
 }
@@ -215,11 +229,11 @@ func (m *Manager) Start(ctx context.Context, serverID uint) (Status, error) {
 	if role == "" {
 		role = store.RoleLearner
 	}
-	return m.Ensure(ctx, u, c, role)
+	return m.Ensure(ctx, StartRequest{User: u, Course: c, Role: role})
 }
 
 // startLocked begins a start in the background. m.mu must be held.
-func (m *Manager) startLocked(srv store.Server, u store.User, c store.Course, role string, restart bool) {
+func (m *Manager) startLocked(srv store.Server, u store.User, c store.Course, role, image string, imageErr error, restart bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.SpawnTimeout)
 	sp := &spawn{feed: newFeed(), cancel: cancel, done: make(chan struct{})}
 	m.spawns[srv.ID] = sp
@@ -229,7 +243,7 @@ func (m *Manager) startLocked(srv store.Server, u store.User, c store.Course, ro
 		defer m.wg.Done()
 		defer close(sp.done)
 		defer cancel()
-		final := m.run(ctx, sp.feed, srv, u, c, role, restart)
+		final := m.run(ctx, sp.feed, srv, u, c, role, image, imageErr, restart)
 		m.mu.Lock()
 		delete(m.spawns, srv.ID)
 		m.mu.Unlock()

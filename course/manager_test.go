@@ -178,7 +178,7 @@ func newMgr(t *testing.T) *mgrFixture {
 
 // start starts alice's server and waits for the final event.
 func (f *mgrFixture) start(t *testing.T, role string) (course.Status, course.Event) {
-	st, err := f.mgr.Ensure(context.Background(), f.user, f.course, role)
+	st, err := f.mgr.Ensure(context.Background(), course.StartRequest{User: f.user, Course: f.course, Role: role})
 	require.NoError(t, err)
 	past, ch, stop, err := f.mgr.Watch(context.Background(), st.Server.ID)
 	require.NoError(t, err)
@@ -249,7 +249,7 @@ func TestRoleChangeRestarts(t *testing.T) {
 	f := newMgr(t)
 	_, final := f.start(t, store.RoleLearner)
 	require.True(t, final.Ready)
-	st, err := f.mgr.Ensure(context.Background(), f.user, f.course, store.RoleLearner)
+	st, err := f.mgr.Ensure(context.Background(), course.StartRequest{User: f.user, Course: f.course, Role: store.RoleLearner})
 	require.NoError(t, err)
 	require.True(t, st.Ready, "a running server with the same role is used as it is")
 	_, final = f.start(t, store.RoleInstructor)
@@ -341,4 +341,49 @@ func TestActivityAndIdle(t *testing.T) {
 	require.Equal(t, store.StateStopped, f.server(t).State)
 	_, routed := f.routes.LastActivity("alice", "lab")
 	require.False(t, routed)
+}
+
+func TestActivityImage(t *testing.T) {
+	ctx := context.Background()
+	f := newMgr(t)
+	require.NoError(t, f.db.Create(&store.Image{Name: "scipy", Ref: "quay.io/jupyter/scipy-notebook:2024-12-02"}).Error)
+	act := store.Activity{CourseID: f.course.ID, ResourceLinkID: "rl", Image: "scipy"}
+	require.NoError(t, f.db.Create(&act).Error)
+
+	wait := func(st course.Status) course.Event {
+		past, ch, stop, err := f.mgr.Watch(ctx, st.Server.ID)
+		require.NoError(t, err)
+		defer stop()
+		last := past[len(past)-1]
+		for e := range ch {
+			last = e
+		}
+		return last
+	}
+	st, err := f.mgr.Ensure(ctx, course.StartRequest{User: f.user, Course: f.course, Activity: &act, Role: store.RoleLearner})
+	require.NoError(t, err)
+	first := wait(st)
+	require.True(t, first.Ready, first.Message)
+	require.Equal(t, "quay.io/jupyter/scipy-notebook:2024-12-02", f.engine.specs[0].Image, "the activity's image wins")
+
+	// The course's other activities run the course image: the server
+	// restarts with it.
+	st, err = f.mgr.Ensure(ctx, course.StartRequest{User: f.user, Course: f.course, Role: store.RoleLearner})
+	require.NoError(t, err)
+	require.True(t, st.Pending)
+	require.True(t, wait(st).Ready)
+	require.Equal(t, "img", f.engine.specs[1].Image)
+
+	// An activity whose image left the catalog keeps a running server as
+	// it is, and a stopped one fails to start with a message that says why.
+	missing := store.Activity{CourseID: f.course.ID, ResourceLinkID: "rl2", Image: "gone"}
+	st, err = f.mgr.Ensure(ctx, course.StartRequest{User: f.user, Course: f.course, Activity: &missing, Role: store.RoleLearner})
+	require.NoError(t, err)
+	require.True(t, st.Ready)
+	require.NoError(t, f.mgr.Stop(ctx, st.Server.ID, "test"))
+	st, err = f.mgr.Ensure(ctx, course.StartRequest{User: f.user, Course: f.course, Activity: &missing, Role: store.RoleLearner})
+	require.NoError(t, err)
+	final := wait(st)
+	require.True(t, final.Failed)
+	require.Contains(t, final.Message, `"gone" chosen for this activity is not in Labhub's catalog`)
 }

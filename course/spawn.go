@@ -34,9 +34,13 @@ type userError struct{ msg string }
 func (e *userError) Error() string { return e.msg }
 
 // run performs one start and returns its final event.
-func (m *Manager) run(ctx context.Context, f *feed, srv store.Server, u store.User, c store.Course, role string, restart bool) Event {
+func (m *Manager) run(ctx context.Context, f *feed, srv store.Server, u store.User, c store.Course, role, image string,
+	imageErr error, restart bool) Event {
 	log := m.log.With("server_id", srv.ID, "user", u.Name, "server", srv.Name)
-	err := m.start(ctx, f, &srv, u, c, role, restart)
+	err := imageErr
+	if err == nil {
+		err = m.start(ctx, f, &srv, u, c, role, image, restart)
+	}
 	if err == nil {
 		log.Info("started server", "role", role, "container_name", srv.ContainerName)
 		return m.readyEvent(u.Name, srv.Name)
@@ -67,9 +71,9 @@ func (m *Manager) run(ctx context.Context, f *feed, srv store.Server, u store.Us
 	return Event{Progress: 100, Failed: true, Message: "Spawn failed: " + msg}
 }
 
-func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store.User, c store.Course, role string, restart bool) error {
+func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store.User, c store.Course, role, image string, restart bool) error {
 	if restart {
-		f.publish(Event{Progress: 5, Message: "Restarting your server for your current role"})
+		f.publish(Event{Progress: 5, Message: "Restarting your server with its new settings"})
 		if err := m.stop(ctx, srv, u.Name, store.StateStopped, "", "role changed"); err != nil {
 			return err
 		}
@@ -86,10 +90,6 @@ func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store
 	}
 	defer func() { <-m.sem }()
 
-	image, err := m.imageFor(ctx, c)
-	if err != nil {
-		return err
-	}
 	ok, err := m.docker.ImagePresent(ctx, image)
 	if err != nil {
 		return fmt.Errorf("check image %s: %w", image, err)
@@ -162,13 +162,25 @@ func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store
 	return nil
 }
 
-// imageFor returns the image reference of a course.
-func (m *Manager) imageFor(ctx context.Context, c store.Course) (string, error) {
+// imageFor returns the image reference a server runs: the activity's choice
+// from the catalog, else the course's image, else the site default.
+func (m *Manager) imageFor(ctx context.Context, c store.Course, a *store.Activity) (string, error) {
+	db := m.db.WithContext(ctx)
+	var img store.Image
+	if a != nil && a.Image != "" {
+		err := db.Where("name = ?", a.Image).First(&img).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return "", &userError{fmt.Sprintf("The image %q chosen for this activity is not in Labhub's catalog. Ask your teacher to pick another one.", a.Image)}
+		}
+		if err != nil {
+			return "", fmt.Errorf("load activity image: %w", err)
+		}
+		return img.Ref, nil
+	}
 	if c.ImageID == nil {
 		return m.opts.DefaultImage, nil
 	}
-	var img store.Image
-	if err := m.db.WithContext(ctx).First(&img, *c.ImageID).Error; err != nil {
+	if err := db.First(&img, *c.ImageID).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return m.opts.DefaultImage, nil
 		}

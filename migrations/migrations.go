@@ -27,6 +27,7 @@ type Migration struct {
 // all lists every migration in order. Append only.
 var all = []Migration{
 	{1, "initial schema", v1InitialSchema},
+	{2, "activity image and start path", v2ActivityChoice},
 }
 
 // schemaMigration records an applied migration.

@@ -125,7 +125,13 @@ type Activity struct {
 	AGSLineItem    string `gorm:"column:ags_line_item;size:1000"`
 	AGSLineItems   string `gorm:"column:ags_line_items;size:1000"`
 	AGSScopes      string `gorm:"column:ags_scopes;size:1000"`
-	CreatedAt      time.Time
+	// Image names the catalog image the link asks for (custom parameter
+	// labhub_image), "" for the course's image.
+	Image string `gorm:"size:100"`
+	// StartPath is a notebook or folder of the course's shared files the
+	// link starts students with (custom parameter labhub_start).
+	StartPath string `gorm:"size:500"`
+	CreatedAt time.Time
 	UpdatedAt      time.Time
 }
 

@@ -91,7 +91,11 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 	s.setCookie(c, auth.SessionCookie, cookie, s.base, 0)
 	s.logger(c).Info("accepted launch", "lti_version", l.Version, "user", e.User.Name, "course", e.Course.Slug,
 		"role", e.Enrollment.Role, "new_user", e.NewUser)
-	st, err := s.Manager.Ensure(ctx, e.User, e.Course, e.Enrollment.Role)
+	req := course.StartRequest{User: e.User, Course: e.Course, Role: e.Enrollment.Role}
+	if e.Activity.ID != 0 {
+		req.Activity = &e.Activity
+	}
+	st, err := s.Manager.Ensure(ctx, req)
 	if err != nil {
 		s.internalError(c, "start server", err)
 		return
