@@ -132,7 +132,7 @@ type Activity struct {
 	// link starts students with (custom parameter labhub_start).
 	StartPath string `gorm:"size:500"`
 	CreatedAt time.Time
-	UpdatedAt      time.Time
+	UpdatedAt time.Time
 }
 
 // GradeLink holds where a user's grade for an activity goes, as the launch
