@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/config"
 	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/migrations"
@@ -237,6 +238,42 @@ func (a *app) userCmd() *cobra.Command {
 	}
 	add.Flags().BoolVar(&admin, "admin", false, "make the user an administrator")
 	cmd.AddCommand(add)
+	return cmd
+}
+
+func (a *app) tokenCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens for scripts and autograders"}
+	var note string
+	var scopes []string
+	var expires time.Duration
+	create := &cobra.Command{
+		Use:   "create USER",
+		Short: "Create an API token that acts as USER and print it (it is shown once)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
+				var u store.User
+				if err := db.WithContext(ctx).Where("name = ?", strings.ToLower(args[0])).First(&u).Error; err != nil {
+					return fmt.Errorf("no user %q: %w", args[0], err)
+				}
+				t := store.Token{Kind: store.TokenAPI, UserID: u.ID, Note: note, Scopes: auth.EncodeScopes(scopes)}
+				if expires > 0 {
+					exp := timeNow().UTC().Add(expires)
+					t.ExpiresAt = &exp
+				}
+				v, err := auth.New(db, nil, nil).IssueToken(ctx, nil, t)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), v)
+				return nil
+			})
+		},
+	}
+	create.Flags().StringVar(&note, "note", "", "what the token is for")
+	create.Flags().StringSliceVar(&scopes, "scope", nil, "limit the token to these scopes (repeatable); none means all of the user's rights")
+	create.Flags().DurationVar(&expires, "expires-in", 0, "lifetime such as 720h; 0 means it does not expire")
+	cmd.AddCommand(create)
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/config"
 	"github.com/labhub/labhub/store"
 )
@@ -61,6 +62,15 @@ func TestAdminCommands(t *testing.T) {
 	var u store.User
 	require.NoError(t, db.Where("name = ?", "alice").First(&u).Error)
 	require.True(t, u.Admin)
+
+	tok := strings.TrimSpace(run("token", "create", "alice", "--note", "autograder", "--scope", "grades"))
+	require.Len(t, tok, 64)
+	got, owner, err := auth.New(db, nil, nil).Lookup(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, "alice", owner.Name)
+	require.Equal(t, []string{"grades"}, auth.Scopes(got))
+	_, err = labhub(t, nil, "token", "create", "nobody", "--data-dir", dir)
+	require.Error(t, err)
 }
 
 func TestAdminCommandErrors(t *testing.T) {
