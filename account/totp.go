@@ -35,7 +35,9 @@ const (
 	recoveryCodes = 10
 )
 
-func totpLabel(accountID uint) string { return "totp-secret:" + strconv.FormatUint(uint64(accountID), 10) }
+func totpLabel(accountID uint) string {
+	return "totp-secret:" + strconv.FormatUint(uint64(accountID), 10)
+}
 
 // Enrollment is a TOTP secret offered to a user, not yet turned on.
 type Enrollment struct {
