@@ -172,7 +172,6 @@ func readPassword(cmd *cobra.Command) (string, error) {
 	return pw, nil
 }
 
-
 // sweepAccounts deletes old failed-login counts every few minutes.
 func sweepAccounts(ctx context.Context, s *account.Service, log *slog.Logger) {
 	t := time.NewTicker(5 * time.Minute)
