@@ -155,11 +155,16 @@ type Login struct {
 	NeedTOTP bool
 }
 
-// fail logs a failed login, counts it, and returns err.
+// fail logs a failed login, counts it, and returns err, or a *LockedError
+// when this failure locked the account or address: the person learns at
+// once that trying on is pointless. Unknown names lock like real ones.
 func (s *Service) fail(ctx context.Context, method, login, addr, reason string, err error) error {
 	s.log.Warn("failed login", "method", method, "user", login, "remote_addr", addr, "reason", reason)
 	if cerr := s.throttle.Fail(ctx, login, addr); cerr != nil {
 		return cerr
+	}
+	if lerr := s.throttle.Check(ctx, login, addr); lerr != nil {
+		return lerr
 	}
 	return err
 }
