@@ -53,6 +53,16 @@ func (s *Server) accountRoutes(g *gin.RouterGroup) {
 
 func (s *Server) fallback() bool { return s.Accounts != nil && s.Accounts.Fallback() }
 
+// hasNativeAccount reports whether u logs in with a Labhub password, so
+// the home page links to the password and TOTP pages.
+func (s *Server) hasNativeAccount(c *gin.Context, u *store.User) bool {
+	if !s.fallback() || !s.Accounts.Native() {
+		return false
+	}
+	_, err := s.Accounts.AccountOf(c.Request.Context(), u.ID)
+	return err == nil
+}
+
 // blocked reports whether u may not be logged in by any method.
 func (s *Server) blocked(u *store.User) bool {
 	return s.Accounts != nil && s.Accounts.Blocked(u.Name)

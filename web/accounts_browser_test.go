@@ -102,7 +102,7 @@ func TestNativeAccountsInChromium(t *testing.T) {
 
 	// The administrator approves.
 	b.login("admin", adminPassword)
-	b.do(chromedp.Navigate(b.hub+"/hub/admin/accounts"),
+	b.do(chromedp.Click(chromedp.CSS("#accounts-link")),
 		chromedp.WaitVisible(chromedp.CSS("#account-alice")))
 	require.Contains(t, b.text("#account-alice"), "awaiting approval")
 	require.Contains(t, b.text("#account-alice"), "alice@example.org")
@@ -115,7 +115,7 @@ func TestNativeAccountsInChromium(t *testing.T) {
 	b.login("alice", alicePassword)
 	require.True(t, strings.HasSuffix(b.location(), "/hub/home"), b.location())
 	require.Contains(t, b.text("header"), "alice")
-	b.do(chromedp.Navigate(b.hub+"/hub/totp"),
+	b.do(chromedp.Click(chromedp.CSS("#totp-link")),
 		chromedp.WaitVisible(chromedp.CSS("#begin")),
 		chromedp.Click(chromedp.CSS("#begin")),
 		chromedp.WaitVisible(chromedp.CSS("#qr")))
