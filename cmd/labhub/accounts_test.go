@@ -29,8 +29,8 @@ func serverConfig(t *testing.T, env map[string]string) (*config.Server, error) {
 func TestOldLoginEnvironment(t *testing.T) {
 	cfg, err := serverConfig(t, map[string]string{
 		"AUTH_MODE": "ldap", "LDAP_server_address": "ldap.example.edu", "LDAP_server_port": "636",
-		"LDAP_tls_strategy":     "on_connect",
-		"LDAP_bind_dn_template": "uid={username},ou=students,dc=example,dc=edu; uid={username},ou=staff,dc=example,dc=edu",
+		"LDAP_tls_strategy":          "on_connect",
+		"LDAP_bind_dn_template":      "uid={username},ou=students,dc=example,dc=edu; uid={username},ou=staff,dc=example,dc=edu",
 		"LDAP_lookup_dn_search_user": "cn=reader,dc=example,dc=edu", "LDAP_lookup_dn_search_password": "pw",
 		"LDAP_user_search_base": "dc=example,dc=edu", "LDAP_allowed_groups": "cn=a,dc=example,dc=edu;cn=b\\, c,dc=example,dc=edu",
 	})
