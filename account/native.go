@@ -162,7 +162,7 @@ func (s *Service) LoginNative(ctx context.Context, login, password, addr string)
 	var a store.NativeAccount
 	err := s.db.WithContext(ctx).Where("username = ?", name).First(&a).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 		return nil, s.fail(ctx, method, name, addr, "no such account", ErrBadCredentials)
 	}
 	if err != nil {

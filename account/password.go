@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/trustelem/zxcvbn"
@@ -67,8 +68,12 @@ func CheckPassword(hash, password string) bool {
 }
 
 // dummyHash is checked against when a login names no account, so an
-// unknown name takes as long as a wrong password.
-var dummyHash, _ = HashPassword("labhub-no-such-account")
+// unknown name takes as long as a wrong password. It is made on first use,
+// so programs that never check a password do not pay for it.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("labhub-no-such-account")
+	return h
+})
 
 // PasswordError says why a new password was refused, in words for the
 // person choosing it.
