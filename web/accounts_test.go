@@ -356,16 +356,20 @@ func TestBlockedUserLaunch(t *testing.T) {
 	require.Contains(t, body, "blocked_user")
 	require.Zero(t, h.docker.Calls(), "nothing starts for a blocked user")
 
-	var u store.User
-	require.NoError(t, h.db.Where("name = ?", "student1").First(&u).Error)
-	cookie, _, err := auth.New(h.db, h.keys.Derive("cookie", 32), nil).NewSession(context.Background(), nil, u.ID, "lti11")
-	require.NoError(t, err)
-	req, _ := http.NewRequest("GET", h.hub.URL+"/hub/home", nil)
-	req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: cookie})
-	resp, err := h.client().Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode, "a blocked user's session is not honoured")
+	home := func(name string) int {
+		u := store.User{Name: name}
+		require.NoError(t, h.db.Where(store.User{Name: name}).FirstOrCreate(&u).Error)
+		cookie, _, err := auth.New(h.db, h.keys.Derive("cookie", 32), nil).NewSession(context.Background(), nil, u.ID, "lti11")
+		require.NoError(t, err)
+		req, _ := http.NewRequest("GET", h.hub.URL+"/hub/home", nil)
+		req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: cookie})
+		resp, err := h.client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, home("student2"))
+	require.Equal(t, http.StatusFound, home("student1"), "a blocked user's session is not honoured")
 }
 
 // An LDAP login through the form, against a real slapd.

@@ -4,7 +4,7 @@
 // course, auth or registry, and render the outcome. Requests under
 // <base>user/ go straight to the proxy.
 //
-// web depends on auth, course, lti, registry, toolkey and store; nothing
+// web depends on account, auth, course, lti, registry, toolkey and store; nothing
 // depends on web but the command.
 package web
 
