@@ -65,6 +65,8 @@ type Server struct {
 	DefaultURL    string
 	CompatVersion string
 	SiteSharedVol string
+
+	Accounts AccountSettings
 }
 
 // DeclareServer declares the settings of c that only a running hub needs;
@@ -129,6 +131,8 @@ func DeclareServer(s *Set, c *Server) {
 		Usage: "JupyterHub version Labhub reports to jupyterhub-singleuser (PEP 440)."})
 	s.String(&c.SiteSharedVol, Setting{Flag: "site-shared-volume", Env: []string{"LABHUB_SITE_SHARED_VOLUME"}, Group: g,
 		Usage: "Named volume of the old deployment's site-wide shared folder, mounted read-only at <notebook-dir>/site-shared; empty for none."})
+
+	declareAccounts(s, &c.Accounts)
 }
 
 // Validate checks the settings and fills derived values.
@@ -175,7 +179,7 @@ func (c *Server) Validate() error {
 	if c.NotebookDir == "" || !strings.HasPrefix(c.NotebookDir, "/") {
 		return fmt.Errorf("notebook directory %q must be an absolute path", c.NotebookDir)
 	}
-	return nil
+	return c.Accounts.validate()
 }
 
 // BasePath returns the path prefix of the public URL, ending in "/".

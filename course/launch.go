@@ -37,6 +37,11 @@ type Service struct {
 	UsernameKey11 string
 	// UsernameClaim13 is the LTI 1.3 claim path that names users; "" as above.
 	UsernameClaim13 string
+	// Link, when set, is asked before a new person gets a new user: it
+	// returns the existing user an administrator's rule joins them to
+	// (username and email are the launch's), or nil. tx is the launch's
+	// transaction.
+	Link func(tx *gorm.DB, username, email string) (*store.User, error)
 }
 
 // NewService returns a Service writing to db.
@@ -113,13 +118,24 @@ func (s *Service) upsertUser(tx *gorm.DB, provider string, l *lti.Launch, now ti
 			return fmt.Errorf("update identity: %w", err)
 		}
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		name, err := uniqueName(tx, s.usernameFor(provider, l))
-		if err != nil {
-			return err
+		want := s.usernameFor(provider, l)
+		var linked *store.User
+		if s.Link != nil {
+			if linked, err = s.Link(tx, want, l.Email); err != nil {
+				return fmt.Errorf("link user: %w", err)
+			}
 		}
-		out.User = store.User{Name: name}
-		if err := tx.Create(&out.User).Error; err != nil {
-			return fmt.Errorf("create user %s: %w", name, err)
+		if linked != nil {
+			out.User = *linked
+		} else {
+			name, err := uniqueName(tx, want)
+			if err != nil {
+				return err
+			}
+			out.User = store.User{Name: name}
+			if err := tx.Create(&out.User).Error; err != nil {
+				return fmt.Errorf("create user %s: %w", name, err)
+			}
 		}
 		id = store.Identity{UserID: out.User.ID, Provider: provider, Subject: l.Subject, CreatedAt: now, LastLogin: now}
 		if err := tx.Create(&id).Error; err != nil {

@@ -28,6 +28,7 @@ type Migration struct {
 var all = []Migration{
 	{1, "initial schema", v1InitialSchema},
 	{2, "activity image and start path", v2ActivityChoice},
+	{5, "native accounts and login throttle", v5FallbackLogins},
 }
 
 // schemaMigration records an applied migration.

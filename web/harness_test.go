@@ -87,6 +87,7 @@ type harness struct {
 	lmsURL   string
 	hub      *httptest.Server
 	handler  http.Handler
+	keys     *seal.Keyring
 	clientID string
 	key      string
 	secret   string
@@ -103,12 +104,15 @@ func (h *harness) Now() time.Time {
 	return h.now
 }
 
-func newHarness(t testing.TB) *harness {
+// newHarness assembles the hub; configure may change its options before
+// the server is built.
+func newHarness(t testing.TB, configure ...func(*web.Options)) *harness {
 	h := &harness{t: t, docker: &fakeDocker{}, clientID: lms.NewClientID(), key: "moodle-key", secret: "s3cret"}
 	h.db = testutil.SQLite(t)
 	ctx := context.Background()
 	keys, err := seal.New("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
 	require.NoError(t, err)
+	h.keys = keys
 
 	p, err := lms.New(lms.Options{})
 	require.NoError(t, err)
@@ -142,14 +146,18 @@ func newHarness(t testing.TB) *harness {
 		NotebookDir: "/home/jovyan", Logger: quiet})
 	t.Cleanup(mgr.Wait)
 	nonces := registry.NewNonces(h.db, h.Now)
-	srv, err := web.New(web.Options{
+	opts := web.Options{
 		PublicURL: public, CompatVersion: "5.3.0", Version: "test", CookieKey: keys.Derive("cookie", 32),
 		DB: h.db, Auth: a, Registry: reg, Courses: course.NewService(h.db, nil), Manager: mgr, Keys: tk,
 		LTI11: &lti.LTI11Verifier{Secrets: reg.Secret, Nonces: nonces, Now: h.Now},
 		LTI13: &lti.LTI13Verifier{Keys: &lti.KeySetCache{}, Lookup: reg.Platform, Nonces: nonces, Now: h.Now},
 		State: &lti.StateCodec{Key: keys.Derive("lti-state", 32), Now: h.Now},
 		Proxy: proxy.New(proxy.Options{Table: table, Prefix: "/"}), Logger: quiet,
-	})
+	}
+	for _, f := range configure {
+		f(&opts)
+	}
+	srv, err := web.New(opts)
 	require.NoError(t, err)
 	h.handler = srv.Handler()
 	h.hub.Config.Handler = h.handler

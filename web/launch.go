@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/lti"
 )
@@ -83,12 +82,16 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 		s.internalError(c, "record launch", err)
 		return
 	}
-	cookie, _, err := s.Auth.NewSession(ctx, nil, e.User.ID, method)
-	if err != nil {
-		s.internalError(c, "create session", err)
+	if s.blocked(&e.User) {
+		s.logger(c).Warn("refused launch of blocked user", "user", e.User.Name, "lti_version", l.Version)
+		s.fail(c, problem{Status: http.StatusForbidden, Heading: "This account may not use Labhub",
+			Message: "Labhub does not let this account log in.", Action: "If you think this is a mistake, tell your teacher.",
+			Code: "blocked_user"})
 		return
 	}
-	s.setCookie(c, auth.SessionCookie, cookie, s.base, 0)
+	if !s.startSession(c, &e.User, method) {
+		return
+	}
 	s.logger(c).Info("accepted launch", "lti_version", l.Version, "user", e.User.Name, "course", e.Course.Slug,
 		"role", e.Enrollment.Role, "new_user", e.NewUser)
 	req := course.StartRequest{User: e.User, Course: e.Course, Role: e.Enrollment.Role}

@@ -41,10 +41,14 @@ func (s *Server) localNext(next string) string {
 	return next
 }
 
-// login explains how to get in: Labhub is opened from the LMS.
+// login shows the login forms when native or LDAP logins are on, and
+// otherwise explains how to get in: Labhub is opened from the LMS.
 func (s *Server) login(c *gin.Context) {
 	if sess, _ := s.session(c); sess != nil {
 		c.Redirect(http.StatusFound, s.localNext(c.Query("next")))
+		return
+	}
+	if s.fallbackLogin(c) {
 		return
 	}
 	s.render(c, http.StatusOK, "message.html", map[string]any{
@@ -110,7 +114,7 @@ func (s *Server) home(c *gin.Context) {
 			StopURL:    s.base + "hub/stop/" + course.PathEscape(u.Name) + "/" + course.PathEscape(r.Name)})
 	}
 	s.render(c, http.StatusOK, "home.html", map[string]any{"Title": "Home", "Base": s.base, "User": u.Name,
-		"Servers": list, "CSRF": s.csrfToken(sess)})
+		"Servers": list, "CSRF": s.csrfToken(sess), "Account": s.hasNativeAccount(c, u), "Admin": u.Admin && s.fallback()})
 }
 
 // ownServer loads the server named in the path when it belongs to the

@@ -4,7 +4,7 @@
 // course, auth or registry, and render the outcome. Requests under
 // <base>user/ go straight to the proxy.
 //
-// web depends on auth, course, lti, registry, toolkey and store; nothing
+// web depends on account, auth, course, lti, registry, toolkey and store; nothing
 // depends on web but the command.
 package web
 
@@ -24,6 +24,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/labhub/labhub/account"
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/lti"
@@ -54,6 +55,8 @@ type Options struct {
 	LTI11    *lti.LTI11Verifier
 	LTI13    *lti.LTI13Verifier
 	State    *lti.StateCodec
+	// Accounts runs native accounts and LDAP logins; nil means LTI only.
+	Accounts *account.Service
 
 	// Proxy serves <base>user/...
 	Proxy http.Handler
@@ -158,6 +161,7 @@ func (s *Server) routes() {
 	g.POST("/hub/stop/:user/:server", s.stopServer)
 	g.GET("/hub/user/:user/:server", s.userFallback)
 	g.GET("/hub/user/:user/:server/*rest", s.userFallback)
+	s.accountRoutes(g)
 
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	g.GET("/readyz", s.readyz)
@@ -318,7 +322,7 @@ func (s *Server) session(c *gin.Context) (*store.Session, *store.User) {
 		return nil, nil
 	}
 	sess, u, err := s.Auth.Session(c.Request.Context(), ck.Value)
-	if err != nil {
+	if err != nil || s.blocked(u) {
 		return nil, nil
 	}
 	return sess, u

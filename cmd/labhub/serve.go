@@ -116,9 +116,15 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 
 	cookieKey := keys.Derive("cookie", 32)
 	authn := auth.New(db, cookieKey, nil)
+	authn.SessionTTL = cfg.Accounts.SessionTTL
+	accounts, err := newAccounts(ctx, &cfg.Accounts, db, keys, log)
+	if err != nil {
+		return err
+	}
 	table := proxy.NewTable()
 	courses := course.NewService(db, nil)
 	courses.UsernameKey11, courses.UsernameClaim13 = cfg.LTI11UsernameKey, cfg.LTI13UsernameClaim
+	courses.Link = accounts.LinkLTI
 	mgr := course.NewManager(db, authn, docker, routeTable{table}, course.Options{
 		Base: base, PublicURL: cfg.PublicURL, HubAPIURL: hubAPI, Network: cfg.Network, Instance: instance,
 		DefaultImage: cfg.Image, NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner,
@@ -150,6 +156,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		},
 	}
 	opts.LTI11.Roles = opts.LTI13.Roles
+	opts.Accounts = accounts
 	if demo {
 		h, err := setupDemo(ctx, cfg, reg)
 		if err != nil {
@@ -178,6 +185,8 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); mgr.Run(bg, time.Minute) }()
 	go func() { defer wg.Done(); sweep(bg, authn, nonces, log) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); sweepAccounts(bg, accounts, log) }()
 
 	public := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second}
 	internal := &http.Server{Addr: net.JoinHostPort(bindIP, strconv.Itoa(cfg.HubPort)), Handler: srv.APIHandler(),
