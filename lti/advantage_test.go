@@ -128,7 +128,7 @@ func TestDeepLinkingResponse(t *testing.T) {
 	require.NoError(t, priv.Set(jwk.KeyIDKey, "tool-1"))
 	p := lti.Platform{Issuer: "https://moodle.example.edu", ClientID: "VryCb7iV0MyxRum"}
 	l := &lti.Launch{DeploymentID: "1", DeepLinking: &lti.DeepLinkingSettings{
-		ReturnURL: "https://moodle.example.edu/mod/lti/contentitem_return.php?course=2&id=1&sesskey=x",
+		ReturnURL:   "https://moodle.example.edu/mod/lti/contentitem_return.php?course=2&id=1&sesskey=x",
 		AcceptTypes: []string{"ltiResourceLink"}, AcceptMultiple: true, Data: "opaque-data"}}
 	now := time.Unix(1_800_000_000, 0)
 	items := []lti.ResourceLinkItem{{Title: "Week 1", Text: "Intro",

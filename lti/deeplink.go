@@ -107,14 +107,14 @@ func DeepLinkingResponse(p Platform, l *Launch, items []ResourceLinkItem, key jw
 		contentItems = append(contentItems, ci)
 	}
 	claims := map[string]any{
-		"iss":                          p.ClientID,
-		"aud":                          p.Issuer,
-		"iat":                          now.Unix(),
-		"exp":                          now.Add(DeepLinkingResponseTTL).Unix(),
-		"nonce":                        rand.Text(),
-		claimDeploymentID:              l.DeploymentID,
-		claimMessageType:               MessageDeepLinkingResponse,
-		claimVersion:                   "1.3.0",
+		"iss":             p.ClientID,
+		"aud":             p.Issuer,
+		"iat":             now.Unix(),
+		"exp":             now.Add(DeepLinkingResponseTTL).Unix(),
+		"nonce":           rand.Text(),
+		claimDeploymentID: l.DeploymentID,
+		claimMessageType:  MessageDeepLinkingResponse,
+		claimVersion:      "1.3.0",
 		"https://purl.imsglobal.org/spec/lti-dl/claim/content_items": contentItems,
 	}
 	if dl.Data != "" {

@@ -36,7 +36,7 @@ var hints = map[string]string{
 	CodeBadParameter:     "The LMS sent a malformed message (the details say what). " + hintURLs,
 	CodeBadSignatureMethod: "Configure the LTI 1.1 tool in the LMS to sign launches with HMAC-SHA1, " +
 		"the LTI 1.1 default.",
-	CodeBadTimestamp:  "The LMS sent a malformed oauth_timestamp. " + clockHint,
+	CodeBadTimestamp: "The LMS sent a malformed oauth_timestamp. " + clockHint,
 	CodeStaleTimestamp: clockHint + " Labhub accepts LTI 1.1 timestamps within --lti11-timestamp-window " +
 		"of its own clock.",
 	CodeUnknownConsumer: "Register the consumer key the LMS uses in Labhub (labhub lti11 add-consumer, " +
