@@ -97,8 +97,9 @@ func (r *Roster) page(ctx context.Context, p lti.Platform, pageURL string) (*lti
 		if err != nil {
 			return nil, &Error{Status: resp.StatusCode, Detail: "read memberships", Err: err}
 		}
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
-			// The platform may have forgotten the token (a restart).
+		if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && attempt == 0 {
+			// The platform may have forgotten the token (a restart); Moodle
+			// answers that with 403 on this service.
 			r.Tokens.Forget(p, scopeMemberships)
 			continue
 		}

@@ -272,3 +272,11 @@ func writeJSONType(w http.ResponseWriter, status int, contentType string, v any)
 	w.WriteHeader(status)
 	w.Write(b)
 }
+
+// RevokeTokens forgets every access token issued, as a platform that lost
+// its token store does; tools must then ask for new ones.
+func (p *Platform) RevokeTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.tokens)
+}
