@@ -39,42 +39,24 @@ func (s *Server) rejectLaunch(c *gin.Context, version string, err error) {
 		Status:  status,
 		Heading: "This launch could not be accepted",
 		Message: launchMessage(le.Code),
-		Action:  "Go back to your course and open the activity again. If this keeps happening, tell your teacher and mention the error code below.",
-		Hint:    le.Hint,
+		Action:  launchAction(le.Code),
+		Hint:    launchHint(le),
 		Detail:  le.Detail,
 		Code:    le.Code,
 	})
-}
-
-// launchMessage says in plain words what went wrong, for the student.
-func launchMessage(code string) string {
-	switch code {
-	case "stale_timestamp", "expired", "issued_in_future", "bad_timestamp":
-		return "The launch from your course arrived too late or with a wrong time."
-	case "replayed_nonce":
-		return "This launch was already used once. Each launch works only once, so reloading the page after a launch does not work."
-	case "bad_state", "missing_state", "state_mismatch":
-		return "Your browser lost track of this login, for example because it was opened in another window or the login took too long."
-	case "platform_error":
-		return "Your LMS reported an error instead of logging you in."
-	case "unknown_consumer", "unknown_platform", "unknown_deployment":
-		return "Labhub does not know the LMS or course tool this launch came from."
-	default:
-		return "Labhub could not verify that this launch really came from your LMS."
-	}
 }
 
 // finishLaunch turns a verified launch into a session and a server start.
 func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.Launch) {
 	ctx := c.Request.Context()
 	s.metrics.launches.WithLabelValues(l.Version, "ok").Inc()
-	if l.MessageType == "LtiDeepLinkingRequest" {
-		// TODO: content selection (deep linking) lets a teacher pick an image
-		// and a starting notebook; until it exists the teacher adds the tool
-		// as a plain link.
-		s.fail(c, problem{Status: http.StatusNotImplemented, Heading: "Adding content is not available yet",
-			Message: "Labhub cannot yet be picked from the LMS content selector.",
+	if l.MessageType == lti.MessageDeepLinking {
+		// LTI 1.3 deep linking requests get the picker before this; an LTI
+		// 1.1 content-item request needs an answer of another kind.
+		s.fail(c, problem{Status: http.StatusNotImplemented, Heading: "Adding content needs LTI 1.3",
+			Message: "Labhub can be picked from the LMS content selector only when it is registered as an LTI 1.3 tool.",
 			Action:  "Add Labhub to your course as an external tool activity instead; it works the same for students.",
+			Hint:    "Register Labhub in the LMS as an LTI 1.3 tool (dynamic registration or by hand) to offer the activity picker.",
 			Code:    "deep_linking_unsupported"})
 		return
 	}
@@ -83,6 +65,7 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 		s.internalError(c, "record launch", err)
 		return
 	}
+	s.afterLaunch(provider, l, e)
 	cookie, _, err := s.Auth.NewSession(ctx, nil, e.User.ID, method)
 	if err != nil {
 		s.internalError(c, "create session", err)
@@ -91,11 +74,7 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 	s.setCookie(c, auth.SessionCookie, cookie, s.base, 0)
 	s.logger(c).Info("accepted launch", "lti_version", l.Version, "user", e.User.Name, "course", e.Course.Slug,
 		"role", e.Enrollment.Role, "new_user", e.NewUser)
-	req := course.StartRequest{User: e.User, Course: e.Course, Role: e.Enrollment.Role}
-	if e.Activity.ID != 0 {
-		req.Activity = &e.Activity
-	}
-	st, err := s.Manager.Ensure(ctx, req)
+	st, err := s.Manager.Ensure(ctx, startRequest(e))
 	if err != nil {
 		s.internalError(c, "start server", err)
 		return
@@ -105,6 +84,15 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 		return
 	}
 	c.Redirect(http.StatusSeeOther, s.pendingURL(e.User.Name, st.Server.Name))
+}
+
+// startRequest is the server start a recorded launch asks for.
+func startRequest(e *course.Enrolled) course.StartRequest {
+	req := course.StartRequest{User: e.User, Course: e.Course, Role: e.Enrollment.Role}
+	if e.Activity.ID != 0 {
+		req.Activity = &e.Activity
+	}
+	return req
 }
 
 func (s *Server) pendingURL(user, server string) string {
