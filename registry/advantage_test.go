@@ -22,8 +22,8 @@ func TestDeploymentPolicy(t *testing.T) {
 			ctx := context.Background()
 			r := registry.New(db, keyring(t), nil)
 			sp, err := r.PutPlatform(ctx, registry.PlatformInput{Issuer: "https://blackboard.com", ClientID: "one-client",
-				AuthURL: "https://developer.blackboard.com/api/v1/gateway/oidcauth",
-				JWKSURL: "https://developer.blackboard.com/api/v1/management/applications/x/jwks.json",
+				AuthURL:     "https://developer.blackboard.com/api/v1/gateway/oidcauth",
+				JWKSURL:     "https://developer.blackboard.com/api/v1/management/applications/x/jwks.json",
 				Deployments: []string{"inst-a"}})
 			require.NoError(t, err)
 			require.Equal(t, registry.PolicyReject, sp.DeploymentPolicy)
