@@ -235,6 +235,14 @@ func (p *Platform) siteGUIDLocked() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// SetHTTPClient changes the client that fetches tools' key sets, for tools
+// served over TLS with a test certificate.
+func (p *Platform) SetHTTPClient(c *http.Client) {
+	p.mu.Lock()
+	p.client = c
+	p.mu.Unlock()
+}
+
 // SetDown makes every endpoint answer 503 (true) or serve normally (false).
 func (p *Platform) SetDown(down bool) {
 	p.mu.Lock()

@@ -216,7 +216,10 @@ func (p *Platform) fetchKeySet(ctx context.Context, u string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetch key set: %w", err)
 	}
-	resp, err := p.client.Do(req)
+	p.mu.Lock()
+	client := p.client
+	p.mu.Unlock()
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch key set: %w", err)
 	}
