@@ -217,8 +217,8 @@ func newHarnessWith(t testing.TB, o harnessOptions) *harness {
 		LTI11: &lti.LTI11Verifier{Secrets: reg.Secret, Nonces: nonces, Now: h.Now},
 		LTI13: &lti.LTI13Verifier{Keys: keyCache, Lookup: reg.Platform, Nonces: nonces, Now: h.Now,
 			AcceptDeployment: reg.AcceptDeployment},
-		State:     &lti.StateCodec{Key: keys.Derive("lti-state", 32), Now: h.Now},
-		Proxy:     proxy.New(proxy.Options{Table: table, Prefix: "/"}), Logger: quiet,
+		State: &lti.StateCodec{Key: keys.Derive("lti-state", 32), Now: h.Now},
+		Proxy: proxy.New(proxy.Options{Table: table, Prefix: "/"}), Logger: quiet,
 		Advantage: adv,
 	})
 	require.NoError(t, err)

@@ -197,4 +197,3 @@ func TestToolConfiguration(t *testing.T) {
 	require.Contains(t, body, "<blti:launch_url>"+h.hub.URL+"/hub/lti/launch</blti:launch_url>")
 	require.Contains(t, body, "cartridge_basiclti_link")
 }
-
