@@ -149,9 +149,9 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		LTI13: &lti.LTI13Verifier{Keys: &lti.KeySetCache{}, Lookup: reg.Platform, Nonces: nonces,
 			Leeway: cfg.LTI13Leeway, Roles: roles, AcceptDeployment: reg.AcceptDeployment},
 		Advantage: adv,
-		State:   &lti.StateCodec{Key: keys.Derive("lti-state", 32)},
-		Metrics: prometheus.NewRegistry(),
-		Logger:  log,
+		State:     &lti.StateCodec{Key: keys.Derive("lti-state", 32)},
+		Metrics:   prometheus.NewRegistry(),
+		Logger:    log,
 		Ready: func(ctx context.Context) error {
 			if err := db.WithContext(ctx).Exec("SELECT 1").Error; err != nil {
 				return fmt.Errorf("database: %w", err)
