@@ -152,7 +152,8 @@ func TestIframeLaunchOverHTTPSInChromium(t *testing.T) {
 
 // Over plain HTTP a browser keeps no Labhub cookie inside the page of an LMS
 // on another site. Moodle offers no platform storage: the launch continues
-// in a new tab from the button of Labhub's page. Canvas offers platform
+// in a new tab from the button of Labhub's page. Canvas (a storage frame in
+// the course page) and Sakai (the course page itself) offer platform
 // storage: the state comes back from it, and a one-time ticket opens the
 // notebook in a new tab.
 func TestIframeFallbacksInChromium(t *testing.T) {
@@ -160,9 +161,11 @@ func TestIframeFallbacksInChromium(t *testing.T) {
 	moodle, moodleSrv := newLMSAt(t, lms.Options{}, nil)
 	canvas, canvasSrv := newLMSAt(t, lms.Options{StorageTarget: "post_message_forwarding",
 		LoginDeploymentParam: "deployment_id"}, nil)
-	moodleClient, canvasClient := lms.NewClientID(), lms.NewClientID()
+	sakai, sakaiSrv := newLMSAt(t, lms.Options{StorageTarget: "_parent"}, nil)
+	moodleClient, canvasClient, sakaiClient := lms.NewClientID(), lms.NewClientID(), lms.NewClientID()
 	h.register(moodle, moodleSrv, moodleClient)
 	h.register(canvas, canvasSrv, canvasClient)
+	h.register(sakai, sakaiSrv, sakaiClient)
 	h.Start()
 	ctx := testutil.Chrome(t)
 
@@ -175,6 +178,7 @@ func TestIframeFallbacksInChromium(t *testing.T) {
 	}{
 		{"moodle: new tab", moodle, moodleClient, uniqueStudent("m"), "lti101"},
 		{"canvas: platform storage", canvas, canvasClient, uniqueStudent("c"), "lti101-2"},
+		{"sakai: platform storage in the parent page", sakai, sakaiClient, uniqueStudent("k"), "lti101-3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			embed, err := tc.platform.EmbedURL(tc.user, course101, lab1, tc.client)
@@ -212,7 +216,6 @@ func TestIframeFallbacksInChromium(t *testing.T) {
 			require.Equal(t, "42\n", runKernel(t, tab))
 		})
 	}
-	logs := h.logs.String()
-	require.Contains(t, logs, "accepted launch without cookies", "the Canvas launch was tied to the browser by platform storage")
-	require.Equal(t, 1, strings.Count(logs, "accepted launch without cookies"))
+	require.Equal(t, 2, strings.Count(h.logs.String(), "accepted launch without cookies"),
+		"the Canvas and Sakai launches were tied to the browser by platform storage")
 }
