@@ -34,7 +34,10 @@ const rosterBatch = 50
 // roster states one (Instructor, Learner, in short or URI form); members
 // who are no course role at all (administrators listed by the platform) get
 // a learner enrollment only when they have none. Inactive members are
-// skipped; enrollments are never removed.
+// skipped.
+//
+// TODO: enrollments are never removed; people who left the course in the
+// LMS stay listed until enrollments have a state to record that in.
 func (s *Service) SyncRoster(ctx context.Context, provider string, courseID uint, members []lti.Member,
 	roles lti.RoleMapping) (RosterResult, error) {
 	var res RosterResult

@@ -229,3 +229,18 @@ func TestStateCarriesStorageTarget(t *testing.T) {
 	require.Equal(t, s, got)
 	require.Equal(t, "post_message_forwarding", got.StorageTarget)
 }
+
+func TestPreviewToken(t *testing.T) {
+	t.Parallel()
+	m := newMinted(t)
+	c := validClaims(m.clk.now())
+	c["name"] = "Ada\x07 Lovelace"
+	c["https://purl.imsglobal.org/spec/lti/claim/context"] = map[string]any{"title": "Analysis"}
+	c["https://purl.imsglobal.org/spec/lti/claim/resource_link"] = map[string]any{"id": "1", "title": "Lab 1"}
+	require.Equal(t, lti.Preview{Person: "Ada Lovelace", Course: "Analysis", Activity: "Lab 1"},
+		lti.PreviewToken(m.s.sign(t, c)), "control characters are dropped")
+	delete(c, "name")
+	c["https://purl.imsglobal.org/spec/lti/claim/ext"] = map[string]any{"user_username": "ada"}
+	require.Equal(t, "ada", lti.PreviewToken(m.s.sign(t, c)).Person)
+	require.Equal(t, lti.Preview{}, lti.PreviewToken("not a token"))
+}

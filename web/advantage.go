@@ -68,6 +68,10 @@ func (s *Server) advantageRoutes(g *gin.RouterGroup) {
 // FrameAncestors returns the origins whose pages may frame Labhub's pages
 // and the notebook pages it proxies: every registered platform's origins
 // and AdvantageOptions.FrameAncestors.
+//
+// TODO: the list is the same for every page; a course's pages could be
+// framed by its own platform only, which needs the proxy to know each
+// route's platform.
 func (s *Server) FrameAncestors() []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

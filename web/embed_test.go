@@ -142,6 +142,8 @@ func TestNewTabLaunch(t *testing.T) {
 	status, body, _ := post(t, c, h.hub.URL+"/lti/launch", launch)
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, "Open in a new tab")
+	require.Contains(t, body, "You continue as <strong>Sam Student</strong> in <strong>Course</strong> (Lab)",
+		"the person sees whose launch they continue")
 	_, fields, err := lms.ParseAutoSubmitForm(strings.NewReader(body))
 	require.NoError(t, err)
 

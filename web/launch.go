@@ -51,8 +51,9 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 	ctx := c.Request.Context()
 	s.metrics.launches.WithLabelValues(l.Version, "ok").Inc()
 	if l.MessageType == lti.MessageDeepLinking {
-		// LTI 1.3 deep linking requests get the picker before this; an LTI
-		// 1.1 content-item request needs an answer of another kind.
+		// LTI 1.3 deep linking requests get the picker before this.
+		// TODO: an LTI 1.1 ContentItemSelectionRequest needs an OAuth 1.0a
+		// signed content-item answer, which Labhub does not build yet.
 		s.fail(c, problem{Status: http.StatusNotImplemented, Heading: "Adding content needs LTI 1.3",
 			Message: "Labhub can be picked from the LMS content selector only when it is registered as an LTI 1.3 tool.",
 			Action:  "Add Labhub to your course as an external tool activity instead; it works the same for students.",

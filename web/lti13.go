@@ -144,7 +144,7 @@ func (s *Server) lti13Launch(c *gin.Context) {
 		s.render(c, http.StatusOK, "storage_launch.html", map[string]any{
 			"Title": "Opening", "Base": s.base, "Action": s.base + "lti/launch", "IDToken": f.idToken,
 			"State": f.rawState, "Target": st.StorageTarget, "Key": storageKey(st.ID),
-			"Origin": s.platformAuthOrigin(c, st.PlatformID),
+			"Origin": s.platformAuthOrigin(c, st.PlatformID), "Preview": lti.PreviewToken(f.idToken),
 		})
 	default:
 		// Nothing ties this post to the browser that logged in: continue in
@@ -154,6 +154,7 @@ func (s *Server) lti13Launch(c *gin.Context) {
 			"Fields": map[string]string{"id_token": f.idToken, "state": f.rawState},
 			"Message": "Your browser keeps Labhub from working inside this page. The activity opens in a new " +
 				"tab instead; nothing is lost.",
+			"Preview": lti.PreviewToken(f.idToken),
 		})
 	}
 }
