@@ -4,8 +4,8 @@
 // course, auth or registry, and render the outcome. Requests under
 // <base>user/ go straight to the proxy.
 //
-// web depends on auth, course, lti, registry, toolkey and store; nothing
-// depends on web but the command.
+// web depends on auth, course, lti, advantage, registry, toolkey and store;
+// nothing depends on web but the command.
 package web
 
 import (
