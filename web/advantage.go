@@ -16,8 +16,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/labhub/labhub/advantage"
+	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/lti"
+	"github.com/labhub/labhub/store"
 )
 
 // Dynamic registration policies (AdvantageOptions.Registration).
@@ -208,6 +210,19 @@ func platformStoreID(p lti.Platform) (uint, error) {
 	return uint(n), err
 }
 
+// launchSession logs the browser in as u after a launch that did not go
+// through finishLaunch (a new tab's ticket, a deep linking request). On
+// failure it has answered.
+func (s *Server) launchSession(c *gin.Context, u *store.User, method string) bool {
+	cookie, _, err := s.Auth.NewSession(c.Request.Context(), nil, u.ID, method)
+	if err != nil {
+		s.internalError(c, "create session", err)
+		return false
+	}
+	s.setCookie(c, auth.SessionCookie, cookie, s.base, 0)
+	return true
+}
+
 // finishLaunchInNewTab finishes a verified launch in a page that keeps no
 // cookies: the launch is recorded and the server started as usual, and a
 // ticket lets a new tab log in.
@@ -227,5 +242,5 @@ func (s *Server) finishLaunchInNewTab(c *gin.Context, provider string, l *lti.La
 		s.internalError(c, "start server", err)
 		return
 	}
-	s.ticketPage(c, launchTicket{UserID: e.User.ID, User: e.User.Name, Server: st.Server.Name, Method: "lti13"})
+	s.ticketPage(c, launchTicket{UserID: e.User.ID, Server: st.Server.Name, Method: "lti13"})
 }

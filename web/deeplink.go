@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/lti"
 	"github.com/labhub/labhub/store"
@@ -30,7 +29,6 @@ type pickRequest struct {
 	Data           string   `json:"a,omitempty"`
 	AcceptTypes    []string `json:"t,omitempty"`
 	AcceptMultiple bool     `json:"m,omitempty"`
-	Title          string   `json:"ti,omitempty"`
 }
 
 // pickTTL is how long a teacher may take to fill in the picker.
@@ -65,13 +63,13 @@ func (s *Server) deepLinkPicker(c *gin.Context, provider string, p lti.Platform,
 			return
 		}
 		s.afterLaunch(provider, l, e)
-		if cookie, _, err := s.Auth.NewSession(ctx, nil, e.User.ID, "lti13"); err == nil {
-			s.setCookie(c, auth.SessionCookie, cookie, s.base, 0)
+		if !s.launchSession(c, &e.User, "lti13") {
+			return
 		}
 	}
 	raw, err := s.signBlob("deep-link", pickRequest{PlatformID: p.ID, DeploymentID: l.DeploymentID,
 		ReturnURL: l.DeepLinking.ReturnURL, Data: l.DeepLinking.Data, AcceptTypes: l.DeepLinking.AcceptTypes,
-		AcceptMultiple: l.DeepLinking.AcceptMultiple, Title: l.DeepLinking.Title}, pickTTL)
+		AcceptMultiple: l.DeepLinking.AcceptMultiple}, pickTTL)
 	if err != nil {
 		s.internalError(c, "sign deep linking request", err)
 		return

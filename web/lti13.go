@@ -12,9 +12,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/lti"
 	"github.com/labhub/labhub/registry"
+	"github.com/labhub/labhub/store"
 )
 
 // stateCookiePrefix starts the name of the cookie that binds an LTI 1.3
@@ -267,7 +267,6 @@ func (s *Server) lti13Continue(c *gin.Context) {
 type launchTicket struct {
 	Nonce  string `json:"n"`
 	UserID uint   `json:"u"`
-	User   string `json:"un"`
 	Server string `json:"s"`
 	Method string `json:"m"`
 }
@@ -296,13 +295,15 @@ func (s *Server) redeemTicket(c *gin.Context, raw string) {
 		s.internalError(c, "use launch ticket", err)
 		return
 	}
-	cookie, _, err := s.Auth.NewSession(ctx, nil, t.UserID, t.Method)
-	if err != nil {
-		s.internalError(c, "create session", err)
+	var u store.User
+	if err := s.DB.WithContext(ctx).First(&u, t.UserID).Error; err != nil {
+		s.internalError(c, "load user", err)
 		return
 	}
-	s.setCookie(c, auth.SessionCookie, cookie, s.base, 0)
-	c.Redirect(http.StatusSeeOther, s.pendingURL(t.User, t.Server))
+	if !s.launchSession(c, &u, t.Method) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, s.pendingURL(u.Name, t.Server))
 }
 
 // ticketPage answers a verified launch in a page without cookies: the
