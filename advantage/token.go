@@ -1,6 +1,6 @@
 // Package advantage calls the LTI Advantage services of a platform on
 // Labhub's behalf (Names and Role Provisioning, Assignment and Grade
-// Services). Every call carries an OAuth 2 access token that Tokens obtains
+// Services, Dynamic Registration). Every call carries an OAuth 2 access token that Tokens obtains
 // with the client_credentials grant and a JWT assertion signed with the
 // tool's key (1EdTech Security Framework §4.1), caching it per platform and
 // scope set.
@@ -109,8 +109,11 @@ func (t *Tokens) client() *http.Client {
 	if t.Client != nil {
 		return t.Client
 	}
-	return &http.Client{Timeout: 20 * time.Second}
+	return &http.Client{Timeout: defaultTimeout}
 }
+
+// defaultTimeout bounds a call to a platform when no client is given.
+const defaultTimeout = 20 * time.Second
 
 // key normalises a scope set: order and duplicates do not matter.
 func key(p lti.Platform, scopes []string) cacheKey {

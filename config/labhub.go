@@ -67,6 +67,7 @@ type Server struct {
 	SiteSharedVol string
 
 	Accounts AccountSettings
+	LMS LMSSettings
 }
 
 // DeclareServer declares the settings of c that only a running hub needs;
@@ -133,6 +134,7 @@ func DeclareServer(s *Set, c *Server) {
 		Usage: "Named volume of the old deployment's site-wide shared folder, mounted read-only at <notebook-dir>/site-shared; empty for none."})
 
 	declareAccounts(s, &c.Accounts)
+	declareLMS(s, &c.LMS)
 }
 
 // Validate checks the settings and fills derived values.

@@ -114,6 +114,13 @@ func (s *Service) upsertUser(tx *gorm.DB, provider string, l *lti.Launch, now ti
 		if err := tx.First(&out.User, id.UserID).Error; err != nil {
 			return fmt.Errorf("load user of identity: %w", err)
 		}
+		if id.LastLogin.IsZero() {
+			// A course roster listed the person before they ever launched;
+			// their first launch names them as it would have.
+			if err := s.renameProvisional(tx, provider, l, &out.User); err != nil {
+				return err
+			}
+		}
 		if err := tx.Model(&id).Update("last_login", now).Error; err != nil {
 			return fmt.Errorf("update identity: %w", err)
 		}

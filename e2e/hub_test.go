@@ -78,6 +78,9 @@ type hub struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	logs     *syncBuffer
+	// client reaches the hub; it trusts the test CA when the hub serves
+	// HTTPS.
+	client *http.Client
 }
 
 func freePort(t *testing.T) int {
@@ -96,6 +99,7 @@ func newHub(t *testing.T, extra ...string) *hub {
 	h := &hub{t: t, dir: t.TempDir(), listen: "127.0.0.1:" + strconv.Itoa(port),
 		network: fmt.Sprintf("labhub-e2e-%d-%d", os.Getpid(), port), extra: extra}
 	h.URL = "http://" + h.listen + "/"
+	h.client = http.DefaultClient
 	t.Cleanup(h.cleanup)
 	return h
 }
@@ -149,7 +153,7 @@ func (h *hub) startCommand(sub string) {
 			h.t.Fatalf("labhub exited at start:\n%s", h.logs)
 		default:
 		}
-		resp, err := http.Get(h.URL + "healthz")
+		resp, err := h.client.Get(h.URL + "healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

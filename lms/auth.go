@@ -156,6 +156,10 @@ func (p *Platform) authorize(r *http.Request) authOutcome {
 	}
 	// Moodle always echoes state, even when the request had none.
 	out.fields = append(out.fields, Field{"state", state})
+	if p.storageTarget != "" {
+		// Canvas repeats the storage target in the launch.
+		out.fields = append(out.fields, Field{"lti_storage_target", p.storageTarget})
+	}
 	return out
 }
 

@@ -50,6 +50,27 @@ func (b *Browser) LaunchLTI13(ctx context.Context, u User, c Course, l Link,
 	if err != nil {
 		return nil, fmt.Errorf("launch lti 1.3: %w", err)
 	}
+	return b.dance(ctx, action, form)
+}
+
+// DeepLink performs the deep linking request a teacher u starts in c when
+// adding an activity with the tool with client id client, and returns the
+// tool's response to the posted id_token (its content picker) without
+// following redirects. Errors are as for LaunchLTI13.
+func (b *Browser) DeepLink(ctx context.Context, u User, c Course, client string) (*http.Response, error) {
+	if err := b.login(u); err != nil {
+		return nil, fmt.Errorf("deep link: %w", err)
+	}
+	action, form, err := b.Platform.deepLinkingInitiation(u, c, client)
+	if err != nil {
+		return nil, fmt.Errorf("deep link: %w", err)
+	}
+	return b.dance(ctx, action, form)
+}
+
+// dance posts a login initiation and follows the OIDC login to the tool's
+// launch endpoint.
+func (b *Browser) dance(ctx context.Context, action string, form Form) (*http.Response, error) {
 	resp, err := b.post(ctx, action, form)
 	if err != nil {
 		return nil, fmt.Errorf("launch lti 1.3: post login initiation: %w", err)

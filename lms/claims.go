@@ -97,52 +97,78 @@ type launch struct {
 	course   Course
 	link     Link
 	tool     *Tool
-	state    *linkState
+	state    *linkState // nil for a deep linking request
 	sesskey  string
 	launchID int64
+	// deepLinking marks a deep linking request: no link, a return URL.
+	deepLinking bool
+	// embedded marks a launch shown inside the course page (an iframe).
+	embedded bool
 }
 
-// launchClaimsLocked builds the id_token payload of a resource link launch
-// with Moodle's claim set and order.
+// launchClaimsLocked builds the id_token payload of a resource link launch,
+// or of a deep linking request, with Moodle's claim set and order.
 func (p *Platform) launchClaimsLocked(l launch, nonce string) jsonObject {
 	now := p.now()
 	c := l.course
+	target, messageType := l.tool.TargetLinkURI, "LtiResourceLinkRequest"
+	if l.deepLinking {
+		messageType = "LtiDeepLinkingRequest"
+		if l.tool.DeepLinkingURL != "" {
+			target = l.tool.DeepLinkingURL
+		}
+	}
 	o := jsonObject{
 		{"nonce", nonce},
 		{"iat", now.Unix()},
 		{"exp", now.Add(p.tokenLifetime).Unix()},
-		{"iss", p.issuerLocked()},
+		{"iss", p.tokenIssuerLocked()},
 		// Moodle sends aud as a string, never as an array, and no azp.
 		{"aud", l.tool.ClientID},
-		{ClaimDeploymentID, l.tool.DeploymentID},
-		{ClaimTargetLink, l.tool.TargetLinkURI},
+		{ClaimDeploymentID, deploymentOf(l.tool, c)},
+		{ClaimTargetLink, target},
 		{"sub", l.user.ID},
 		{ClaimLIS, jsonObject{{"person_sourcedid", ""}, {"course_section_sourcedid", ""}}},
-		{ClaimRoles, sortedRoles(l.user)},
+		{ClaimRoles, p.launchRolesLocked(l.user)},
 		{ClaimContext, jsonObject{
 			{"id", c.ID}, {"label", c.Label}, {"title", c.Title},
 			{"type", []string{"CourseSection"}},
 		}},
-		{ClaimMessageType, "LtiResourceLinkRequest"},
-		{ClaimResourceLink, jsonObject{{"title", l.link.Title}, {"description", ""}, {"id", l.link.ID}}},
+		{ClaimMessageType, messageType},
 	}
-	if l.state.lineItemID != 0 {
-		o = append(o, jsonMember{ClaimBasicOutcome, jsonObject{
-			{"lis_result_sourcedid", p.sourcedIDLocked(l)},
-			{"lis_outcome_service_url", p.endpointLocked(outcomesPath)},
-		}})
+	if !l.deepLinking {
+		o = append(o, jsonMember{ClaimResourceLink,
+			jsonObject{{"title", l.link.Title}, {"description", ""}, {"id", l.link.ID}}})
+		if l.state.lineItemID != 0 {
+			o = append(o, jsonMember{ClaimBasicOutcome, jsonObject{
+				{"lis_result_sourcedid", p.sourcedIDLocked(l)},
+				{"lis_outcome_service_url", p.endpointLocked(outcomesPath)},
+			}})
+		}
+	}
+	if !l.tool.HideName {
+		o = append(o,
+			jsonMember{"given_name", l.user.GivenName},
+			jsonMember{"family_name", l.user.FamilyName},
+			jsonMember{"name", fullName(l.user)},
+			jsonMember{ClaimExt, jsonObject{{"user_username", l.user.Username}, {"lms", extLMS}}})
+	} else {
+		o = append(o, jsonMember{ClaimExt, jsonObject{{"lms", extLMS}}})
+	}
+	if !l.tool.HideEmail {
+		o = append(o, jsonMember{"email", l.user.Email})
+	}
+	presentation := jsonObject{{"locale", "en"}}
+	if !l.deepLinking {
+		target := "window"
+		if l.embedded {
+			target = "iframe"
+		}
+		presentation = append(presentation, jsonMember{"document_target", target},
+			jsonMember{"return_url", p.returnURLLocked(l)})
 	}
 	o = append(o,
-		jsonMember{"given_name", l.user.GivenName},
-		jsonMember{"family_name", l.user.FamilyName},
-		jsonMember{"name", fullName(l.user)},
-		jsonMember{ClaimExt, jsonObject{{"user_username", l.user.Username}, {"lms", extLMS}}},
-		jsonMember{"email", l.user.Email},
-		jsonMember{ClaimPresentation, jsonObject{
-			{"locale", "en"},
-			{"document_target", "window"},
-			{"return_url", p.returnURLLocked(l)},
-		}},
+		jsonMember{ClaimPresentation, presentation},
 		jsonMember{ClaimToolPlatform, jsonObject{
 			{"product_family_code", productFamily},
 			{"version", moodleVersion},
@@ -159,17 +185,64 @@ func (p *Platform) launchClaimsLocked(l launch, nonce string) jsonObject {
 		{"scope", slices.Clone(agsScopes)},
 		{"lineitems", p.lineItemsURLLocked(c.ID, l.tool.DeploymentID)},
 	}
-	if l.state.lineItemID != 0 {
+	if l.state != nil && l.state.lineItemID != 0 {
 		item := p.lineItemURLLocked(c.ID, l.state.lineItemID, l.tool.DeploymentID)
 		ags = append(ags, jsonMember{"lineitem", item})
 	}
-	return append(o,
+	o = append(o,
 		jsonMember{ClaimAGS, ags},
 		jsonMember{ClaimNRPS, jsonObject{
 			{"context_memberships_url", p.membershipsURLLocked(c.ID, l.tool.DeploymentID)},
 			{"service_versions", []string{"1.0", "2.0"}},
 		}},
 	)
+	if l.deepLinking {
+		// Moodle accepts resource links only and sends its booleans as
+		// JSON booleans since MDL-68384.
+		o = append(o, jsonMember{ClaimDeepLinking, jsonObject{
+			{"accept_types", []string{"ltiResourceLink"}},
+			{"accept_presentation_document_targets", []string{"frame", "iframe", "window"}},
+			{"accept_copy_advice", false},
+			{"accept_multiple", true},
+			{"accept_unsigned", false},
+			{"auto_create", false},
+			{"can_confirm", false},
+			{"deep_link_return_url", p.deepLinkReturnURLLocked(l)},
+			{"title", ""},
+			{"text", ""},
+		}})
+	}
+	return o
+}
+
+// ClaimDeepLinking is the deep linking settings claim.
+const ClaimDeepLinking = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+
+// launchRolesLocked returns the user's roles as this platform writes them:
+// LIS v2 URIs sorted (Moodle), or LTI 1.1 URNs (Blackboard).
+func (p *Platform) launchRolesLocked(u User) []string {
+	roles := sortedRoles(u)
+	if !p.roleURNs {
+		return roles
+	}
+	out := make([]string, 0, len(roles))
+	for _, r := range roles {
+		out = append(out, roleURN(r))
+	}
+	return out
+}
+
+// roleURN maps a LIS v2 role URI to its LTI 1.1 URN.
+func roleURN(r string) string {
+	switch {
+	case strings.HasPrefix(r, "http://purl.imsglobal.org/vocab/lis/v2/membership#"):
+		return "urn:lti:role:ims/lis/" + strings.TrimPrefix(r, "http://purl.imsglobal.org/vocab/lis/v2/membership#")
+	case strings.HasPrefix(r, "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"):
+		return "urn:lti:instrole:ims/lis/" + strings.TrimPrefix(r, "http://purl.imsglobal.org/vocab/lis/v2/institution/person#")
+	case strings.HasPrefix(r, "http://purl.imsglobal.org/vocab/lis/v2/system/person#"):
+		return "urn:lti:sysrole:ims/lis/" + strings.TrimPrefix(r, "http://purl.imsglobal.org/vocab/lis/v2/system/person#")
+	}
+	return r
 }
 
 // LaunchClaims returns the claims of a valid id_token for u launching l in c
@@ -191,6 +264,28 @@ func (p *Platform) LaunchClaims(u User, c Course, l Link, client, nonce string) 
 		launchID: randomLaunchID(),
 	}
 	return p.launchClaimsLocked(lc, nonce).toMap(), nil
+}
+
+// DeepLinkingClaims returns the claims of a valid deep linking request by u
+// in c through the tool with client id client, for nonce.
+func (p *Platform) DeepLinkingClaims(u User, c Course, client, nonce string) (map[string]any, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.toolLocked(client)
+	if t == nil || t.ClientID != client {
+		return nil, fmt.Errorf("build deep linking claims: no tool with client id %q", client)
+	}
+	p.enrolLocked(c, u, nil)
+	lc := launch{user: u, course: c, tool: t, deepLinking: true, sesskey: randomString(10, hexDigits)}
+	return p.launchClaimsLocked(lc, nonce).toMap(), nil
+}
+
+// deepLinkReturnURLLocked is Moodle's deep_link_return_url.
+func (p *Platform) deepLinkReturnURLLocked(l launch) string {
+	return p.endpointLocked(contentItemReturnPath) +
+		"?course=" + url.QueryEscape(l.course.ID) +
+		"&id=" + url.QueryEscape(l.tool.DeploymentID) +
+		"&sesskey=" + url.QueryEscape(l.sesskey)
 }
 
 // sortedRoles returns the user's LTI 1.3 roles sorted, as Moodle sends them.
@@ -316,7 +411,7 @@ func (p *Platform) substituteLocked(l launch, v string) string {
 	case "$LineItems.url":
 		return p.lineItemsURLLocked(c.ID, l.tool.DeploymentID)
 	case "$LineItem.url":
-		if l.state.lineItemID == 0 {
+		if l.state == nil || l.state.lineItemID == 0 {
 			return ""
 		}
 		return p.lineItemURLLocked(c.ID, l.state.lineItemID, l.tool.DeploymentID)
@@ -325,9 +420,10 @@ func (p *Platform) substituteLocked(l launch, v string) string {
 }
 
 const (
-	servicesPath = "/mod/lti/services.php/"
-	outcomesPath = "/mod/lti/service.php"
-	authPath     = "/mod/lti/auth.php"
+	servicesPath          = "/mod/lti/services.php/"
+	contentItemReturnPath = "/mod/lti/contentitem_return.php"
+	outcomesPath          = "/mod/lti/service.php"
+	authPath              = "/mod/lti/auth.php"
 )
 
 func (p *Platform) lineItemsURLLocked(courseID, typeID string) string {

@@ -17,7 +17,22 @@
 //	POST     /mod/lti/token.php      OAuth 2 client_credentials with a JWT assertion
 //	         /mod/lti/services.php/  AGS line items, scores, results; NRPS memberships
 //	POST     /mod/lti/service.php    LTI 1.1 Basic Outcomes (POX, OAuth 1.0a body hash)
+//	GET      /mod/lti/openid-configuration.php   dynamic registration: platform configuration
+//	POST     /mod/lti/openid-registration.php    dynamic registration: the tool registers (Pending)
+//	GET      /mod/lti/startltiadvregistration.php?url=   "Add LTI Advantage" for an administrator
+//	POST     /mod/lti/contentitem_return.php     deep linking return (the tool's signed JWT)
+//	GET      /mod/lti/view.php?id=   activity page embedding the tool in an iframe
+//	GET      /mod/lti/launch.php?id= the iframe's login initiation
+//	GET      /mod/lti/post_message_forwarding.php   platform storage frame (lti.put_data, lti.get_data)
+//	GET      /login/index.php?ticket=   one-time browser login for tests ([Platform.EmbedURL])
 //	GET      /                       demo course page
+//
+// Options make it behave like other LMSs where they differ from Moodle:
+// Canvas (one issuer for many institutions, deployment_id at login,
+// platform storage), Blackboard (one client id with a deployment per
+// institution, roles as LTI 1.1 URNs), Brightspace (a token audience that is
+// not the token URL; keys rotated with [Platform.RotateKey]) and Sakai
+// (lti_storage_target=_parent).
 //
 // A test registers a tool, then drives launches with a [Browser]:
 //

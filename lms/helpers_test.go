@@ -49,10 +49,14 @@ type fakeTool struct {
 	// loginByPost makes the login handler answer with a form posted to the
 	// auth endpoint instead of a redirect.
 	loginByPost bool
-	launches    []url.Values
-	lti11       []*http.Request
-	lti11Forms  []url.Values
-	states      map[string]string // state -> nonce
+	// authURL, if set, is the platform's auth endpoint; otherwise it is
+	// derived from the login's iss, which is wrong for platforms whose
+	// issuer is not their address (Canvas).
+	authURL    string
+	launches   []url.Values
+	lti11      []*http.Request
+	lti11Forms []url.Values
+	states     map[string]string // state -> nonce
 }
 
 func newFakeTool(t *testing.T) *fakeTool {
@@ -134,6 +138,9 @@ func (f *fakeTool) handleLogin(w http.ResponseWriter, r *http.Request) {
 		f.authMutate(q)
 	}
 	auth := r.Form.Get("iss") + "/mod/lti/auth.php"
+	if f.authURL != "" {
+		auth = f.authURL
+	}
 	if f.loginByPost {
 		var b strings.Builder
 		b.WriteString(`<html><body><form id="auth" method="post" action="` + auth + `">`)

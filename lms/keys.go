@@ -98,7 +98,12 @@ func (p *Platform) jwksLocked() []byte {
 }
 
 func (p *Platform) handleCerts(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.certsReqs++
+	p.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	// Brightspace rotates its keys hourly and forbids caching the set.
+	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(p.JWKS())
 }
 

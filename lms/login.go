@@ -32,19 +32,26 @@ func (p *Platform) LoginInitiation(u User, c Course, l Link,
 	return action, f.Values(), nil
 }
 
+// DeepLinkingInitiation returns the login initiation of a deep linking
+// request: what Moodle posts when a teacher adding an activity picks the
+// tool in the content selector. The message hint carries a launchid and no
+// course module; target_link_uri is the tool's content selection URL.
+func (p *Platform) DeepLinkingInitiation(u User, c Course,
+	client string) (action string, form url.Values, err error) {
+	action, f, err := p.deepLinkingInitiation(u, c, client)
+	if err != nil {
+		return "", nil, err
+	}
+	return action, f.Values(), nil
+}
+
 // loginInitiation is LoginInitiation with the fields in Moodle's order.
 func (p *Platform) loginInitiation(u User, c Course, l Link, client string) (string, Form, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t := p.toolLocked(client)
-	if t == nil || t.ClientID != client {
-		return "", nil, fmt.Errorf("initiate login: no tool with client id %q", client)
-	}
-	if t.LoginURL == "" {
-		return "", nil, fmt.Errorf("initiate login: tool %q has no login URL", client)
-	}
-	if p.issuer == nil {
-		return "", nil, fmt.Errorf("initiate login: platform has no issuer")
+	t, err := p.launchableToolLocked(client)
+	if err != nil {
+		return "", nil, fmt.Errorf("initiate login: %w", err)
 	}
 	p.enrolLocked(c, u, nil)
 	st := p.linkLocked(c, l, t)
@@ -54,29 +61,86 @@ func (p *Platform) loginInitiation(u User, c Course, l Link, client string) (str
 	if err != nil {
 		return "", nil, fmt.Errorf("initiate login: encode message hint: %w", err)
 	}
+	p.addPendingLocked(launchID, string(hint), launch{
+		user: u, course: c, link: l, tool: t, state: st, launchID: randomLaunchID(),
+	})
+	return t.LoginURL, p.loginFormLocked(t, c, u, t.TargetLinkURI, string(hint)), nil
+}
+
+// deepLinkingInitiation is DeepLinkingInitiation with the fields in
+// Moodle's order.
+func (p *Platform) deepLinkingInitiation(u User, c Course, client string) (string, Form, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, err := p.launchableToolLocked(client)
+	if err != nil {
+		return "", nil, fmt.Errorf("initiate deep linking: %w", err)
+	}
+	p.enrolLocked(c, u, nil)
+	launchID := "ltilaunch_ContentItemSelectionRequest" + strconv.FormatInt(randomLaunchID(), 10)
+	hint, err := marshalJSON(jsonObject{{"launchid", launchID}})
+	if err != nil {
+		return "", nil, fmt.Errorf("initiate deep linking: encode message hint: %w", err)
+	}
+	p.addPendingLocked(launchID, string(hint), launch{
+		user: u, course: c, tool: t, deepLinking: true, launchID: randomLaunchID(),
+	})
+	target := t.DeepLinkingURL
+	if target == "" {
+		target = t.TargetLinkURI
+	}
+	return t.LoginURL, p.loginFormLocked(t, c, u, target, string(hint)), nil
+}
+
+// launchableToolLocked returns the tool with client id client when it can
+// launch: registered, active and with a login URL.
+func (p *Platform) launchableToolLocked(client string) (*Tool, error) {
+	t := p.toolLocked(client)
+	switch {
+	case t == nil || t.ClientID != client:
+		return nil, fmt.Errorf("no tool with client id %q", client)
+	case t.Pending:
+		return nil, fmt.Errorf("tool %q is pending: an administrator must activate it first", client)
+	case t.LoginURL == "":
+		return nil, fmt.Errorf("tool %q has no login URL", client)
+	case p.issuer == nil:
+		return nil, fmt.Errorf("platform has no issuer")
+	}
+	return t, nil
+}
+
+func (p *Platform) addPendingLocked(launchID, hint string, l launch) {
 	now := p.now()
 	for id, pl := range p.launches {
 		if now.Sub(pl.created) > pendingLaunchLife {
 			delete(p.launches, id)
 		}
 	}
-	p.launches[launchID] = &pendingLaunch{
-		launch: launch{
-			user: u, course: c, link: l, tool: t, state: st,
-			launchID: randomLaunchID(),
-		},
-		hint:    string(hint),
-		created: now,
-	}
-	// TODO: deep linking: Moodle's LtiDeepLinkingRequest variant (launchid
-	// "ltilaunch_ContentItemSelectionRequest..." without cmid, and the
-	// deep_link_return_url endpoint) is not implemented yet.
-	return t.LoginURL, Form{
-		{"iss", p.issuerLocked()},
-		{"target_link_uri", t.TargetLinkURI},
+	p.launches[launchID] = &pendingLaunch{launch: l, hint: hint, created: now}
+}
+
+// loginFormLocked is the login initiation form: Moodle's fields, the
+// deployment under the name this platform uses, and the extras of other
+// LMSs.
+func (p *Platform) loginFormLocked(t *Tool, c Course, u User, target, hint string) Form {
+	f := Form{
+		{"iss", p.tokenIssuerLocked()},
+		{"target_link_uri", target},
 		{"login_hint", u.ID},
-		{"lti_message_hint", string(hint)},
+		{"lti_message_hint", hint},
 		{"client_id", t.ClientID},
-		{"lti_deployment_id", t.DeploymentID},
-	}, nil
+		{p.loginDeploymentParam, deploymentOf(t, c)},
+	}
+	if p.storageTarget != "" {
+		f = append(f, Field{"lti_storage_target", p.storageTarget})
+	}
+	return append(f, p.loginExtra...)
+}
+
+// deploymentOf is the deployment id of launches of t in c.
+func deploymentOf(t *Tool, c Course) string {
+	if c.Deployment != "" {
+		return c.Deployment
+	}
+	return t.DeploymentID
 }

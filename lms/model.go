@@ -58,6 +58,17 @@ type Tool struct {
 	LTI11LaunchURL string
 	ConsumerKey    string
 	SharedSecret   string
+	// DeepLinkingURL is the "Content Selection URL", the target_link_uri of
+	// deep linking requests. If empty, TargetLinkURI is used.
+	DeepLinkingURL string
+	// Pending marks a tool that dynamic registration created and no
+	// administrator activated yet: Moodle lists it under "Pending" and
+	// launches nothing with it.
+	Pending bool
+	// HideName and HideEmail stop the launcher's name (and username) and
+	// email from being shared: Moodle's "Share launcher's name/email with
+	// tool" set to Never.
+	HideName, HideEmail bool
 }
 
 // User is a platform account. ID is Moodle's numeric user id as a string; it
@@ -71,7 +82,13 @@ type User struct {
 
 // Course is an LTI context. ID is Moodle's course id and appears in service
 // URLs, so it should be a short token such as "2".
-type Course struct{ ID, Label, Title string }
+type Course struct {
+	ID, Label, Title string
+	// Deployment, if set, is the deployment id launches from this course
+	// carry instead of the tool's: Blackboard registers one client id for
+	// all institutions, each institution being a deployment.
+	Deployment string
+}
 
 // Link is a resource link: an LTI activity in a course.
 type Link struct {
@@ -85,6 +102,8 @@ type Link struct {
 	// LineItem reports whether the activity has a gradebook column. Only then
 	// are the lineitem claim and the basic outcome parameters sent.
 	LineItem bool
+	// ScoreMaximum is the column's maximum grade; zero means 100.
+	ScoreMaximum float64
 }
 
 // NewClientID returns a random client id in Moodle's form: 15 letters and
@@ -278,11 +297,15 @@ func (p *Platform) linkLocked(c Course, l Link, t *Tool) *linkState {
 	ls.link = l
 	ls.link.Custom = maps.Clone(l.Custom) // the caller may reuse its map
 	if l.LineItem && ls.lineItemID == 0 {
+		max := l.ScoreMaximum
+		if max <= 0 {
+			max = defaultGradeMax
+		}
 		ls.lineItemID = p.addLineItemLocked(&lineItem{
 			courseID:  c.ID,
 			typeID:    t.DeploymentID,
 			label:     l.Title,
-			max:       defaultGradeMax,
+			max:       max,
 			linkID:    l.ID,
 			coupled:   true,
 			hasLinkID: true,

@@ -89,7 +89,15 @@ func (p *Platform) handleMemberships(w http.ResponseWriter, r *http.Request) {
 // memberJSONLocked is Moodle's NRPS member object.
 func (p *Platform) memberJSONLocked(m *member, t *Tool, ls *linkState, courseID string) jsonObject {
 	u := m.user
-	o := jsonObject{{"status", "Active"}, {"roles", nrpsRoles(m.roles)}}
+	roles := nrpsRoles(m.roles)
+	if p.roleURNs {
+		// Blackboard writes full URNs here as in its launches.
+		roles = nil
+		for _, r := range sortedRoles(User{Roles: m.roles}) {
+			roles = append(roles, roleURN(r))
+		}
+	}
+	o := jsonObject{{"status", "Active"}, {"roles", roles}}
 	if ls != nil {
 		msg := jsonObject{{ClaimMessageType, "LtiResourceLinkRequest"}}
 		if ls.lineItemID != 0 {

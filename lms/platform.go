@@ -44,6 +44,39 @@ type Options struct {
 	DropAuthorizationHeader bool
 	// Down makes every endpoint answer 503 until SetDown(false).
 	Down bool
+
+	// The options below make the platform behave like other LMSs; their
+	// zero values keep it Moodle.
+
+	// TokenIssuer is the iss of launches when it differs from the base URL
+	// the endpoints live under: Canvas signs every hosted instance's
+	// launches as https://canvas.instructure.com, Blackboard as
+	// https://blackboard.com.
+	TokenIssuer string
+	// LoginDeploymentParam names the deployment parameter of login
+	// initiations. If empty, lti_deployment_id (the specification, Moodle,
+	// Sakai); Canvas sends deployment_id.
+	LoginDeploymentParam string
+	// LoginExtra are further parameters of login initiations, such as
+	// Canvas' canvas_region and canvas_environment.
+	LoginExtra Form
+	// StorageTarget, if set, is offered as lti_storage_target at login and
+	// launch, and the embedding page answers the platform storage
+	// postMessages (lti.put_data, lti.get_data) in a frame of that name:
+	// Canvas uses "post_message_forwarding", Sakai "_parent".
+	StorageTarget string
+	// RoleURNs sends membership roles as LTI 1.1 URNs
+	// (urn:lti:role:ims/lis/Instructor) in launches and memberships, as
+	// Blackboard does.
+	RoleURNs bool
+	// TokenAudience, if set, is the audience client assertions must name
+	// instead of the token URL, and the authorization_server of the OpenID
+	// configuration (Brightspace).
+	TokenAudience string
+	// MessagesAsObjects writes messages_supported of the OpenID
+	// configuration as objects, as the specification and Canvas do; Moodle
+	// writes strings.
+	MessagesAsObjects bool
 }
 
 // Platform is an in-memory LTI platform. It is safe for concurrent use.
@@ -72,6 +105,18 @@ type Platform struct {
 	nextItemID int
 	tokenReqs  int
 	scoreReqs  int
+	certsReqs  int
+
+	tokenIssuer          string
+	loginDeploymentParam string
+	loginExtra           Form
+	storageTarget        string
+	roleURNs             bool
+	tokenAudience        string
+	messagesAsObjects    bool
+	regTokensUsed        map[string]bool         // registration token subjects already used
+	tickets              map[string]*loginTicket // one-time browser logins
+	deepLinked           []DeepLinkedItem
 }
 
 // New returns a Platform with a fresh RSA-2048 signing key.
@@ -89,6 +134,19 @@ func New(opts Options) (*Platform, error) {
 		tokens:        map[string]*accessToken{},
 		keysets:       map[string][]byte{},
 		items:         map[int]*lineItem{},
+
+		tokenIssuer:          opts.TokenIssuer,
+		loginDeploymentParam: opts.LoginDeploymentParam,
+		loginExtra:           opts.LoginExtra,
+		storageTarget:        opts.StorageTarget,
+		roleURNs:             opts.RoleURNs,
+		tokenAudience:        opts.TokenAudience,
+		messagesAsObjects:    opts.MessagesAsObjects,
+		regTokensUsed:        map[string]bool{},
+		tickets:              map[string]*loginTicket{},
+	}
+	if p.loginDeploymentParam == "" {
+		p.loginDeploymentParam = "lti_deployment_id"
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -150,6 +208,21 @@ func (p *Platform) issuerLocked() string {
 	return p.issuer.String()
 }
 
+// TokenIssuer returns the iss of launches: Options.TokenIssuer, else the
+// issuer URL.
+func (p *Platform) TokenIssuer() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tokenIssuerLocked()
+}
+
+func (p *Platform) tokenIssuerLocked() string {
+	if p.tokenIssuer != "" {
+		return p.tokenIssuer
+	}
+	return p.issuerLocked()
+}
+
 // endpointLocked returns the absolute URL of a platform path.
 func (p *Platform) endpointLocked(path string) string {
 	return p.issuerLocked() + path
@@ -160,6 +233,14 @@ func (p *Platform) endpointLocked(path string) string {
 func (p *Platform) siteGUIDLocked() string {
 	sum := md5.Sum([]byte(p.issuerLocked()))
 	return hex.EncodeToString(sum[:])
+}
+
+// SetHTTPClient changes the client that fetches tools' key sets, for tools
+// served over TLS with a test certificate.
+func (p *Platform) SetHTTPClient(c *http.Client) {
+	p.mu.Lock()
+	p.client = c
+	p.mu.Unlock()
 }
 
 // SetDown makes every endpoint answer 503 (true) or serve normally (false).
@@ -181,6 +262,13 @@ func (p *Platform) TokenRequests() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.tokenReqs
+}
+
+// CertsRequests returns how many requests reached the key set endpoint.
+func (p *Platform) CertsRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.certsReqs
 }
 
 // ScoreRequests returns how many requests reached a scores endpoint.
@@ -251,6 +339,14 @@ func (p *Platform) routes() *http.ServeMux {
 	m.HandleFunc(svc+"{course}/lineitems/{item}/lineitem", p.handleLineItem)
 	m.HandleFunc(svc+"{course}/lineitems/{item}/lineitem/scores", p.handleScores)
 	m.HandleFunc(svc+"{course}/lineitems/{item}/lineitem/results", p.handleResults)
+	m.HandleFunc("GET /mod/lti/openid-configuration.php", p.handleOpenIDConfiguration)
+	m.HandleFunc("/mod/lti/openid-registration.php", p.handleRegistration)
+	m.HandleFunc("GET /mod/lti/startltiadvregistration.php", p.handleStartRegistration)
+	m.HandleFunc("POST /mod/lti/contentitem_return.php", p.handleContentItemReturn)
+	m.HandleFunc("GET /mod/lti/view.php", p.handleView)
+	m.HandleFunc("GET /mod/lti/launch.php", p.handleEmbedLaunch)
+	m.HandleFunc("GET /mod/lti/post_message_forwarding.php", p.handleStorageFrame)
+	m.HandleFunc("GET /login/index.php", p.handleTicketLogin)
 	m.HandleFunc("GET /{$}", p.handleDemoPage)
 	m.HandleFunc("POST /launch", p.handleDemoLaunch13)
 	m.HandleFunc("POST /lti11", p.handleDemoLaunch11)

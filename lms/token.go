@@ -137,47 +137,64 @@ func unverifiedSubject(token string) (string, bool) {
 }
 
 // verifyAssertion checks a client assertion against the tool's key set and
-// returns its issuer. Like Moodle it tries the cached key set first and
-// fetches it again when that fails, so tools can rotate keys.
+// returns its issuer. When the token URL is not its audience (Brightspace),
+// the assertion must name the platform's token audience.
 func (p *Platform) verifyAssertion(ctx context.Context, t Tool, assertion string) (string, error) {
+	tok, err := p.verifyToolJWT(ctx, t, assertion)
+	if err != nil {
+		return "", fmt.Errorf("verify client assertion: %w", err)
+	}
+	p.mu.Lock()
+	aud := p.tokenAudience
+	p.mu.Unlock()
+	if aud != "" && !slices.Contains(tok.Audience(), aud) {
+		return "", fmt.Errorf("verify client assertion: audience %q is not %q", tok.Audience(), aud)
+	}
+	return tok.Issuer(), nil
+}
+
+// verifyToolJWT checks a JWT a tool signed against the tool's key set. Like
+// Moodle it tries the cached key set first and fetches it again when that
+// fails, so tools can rotate keys.
+func (p *Platform) verifyToolJWT(ctx context.Context, t Tool, token string) (jwt.Token, error) {
 	p.mu.Lock()
 	cached := p.keysets[t.ClientID]
 	p.mu.Unlock()
 	if cached != nil {
-		if iss, err := p.verifyWithKeySet(cached, assertion); err == nil {
-			return iss, nil
+		if tok, err := p.verifyWithKeySet(cached, token); err == nil {
+			return tok, nil
 		}
 	}
 	set, err := p.fetchKeySet(ctx, t.JWKSURL)
 	if err != nil {
-		return "", fmt.Errorf("verify client assertion: %w", err)
+		return nil, err
 	}
-	iss, err := p.verifyWithKeySet(set, assertion)
+	tok, err := p.verifyWithKeySet(set, token)
 	if err != nil {
-		return "", fmt.Errorf("verify client assertion: %w", err)
+		return nil, err
 	}
 	p.mu.Lock()
 	p.keysets[t.ClientID] = set
 	p.mu.Unlock()
-	return iss, nil
+	return tok, nil
 }
 
-// verifyWithKeySet verifies an RS256 assertion with a kid from set and
-// checks exp (required, in the future), iat and nbf with no leeway, as the
-// JWT library Moodle uses does.
-func (p *Platform) verifyWithKeySet(setJSON []byte, assertion string) (string, error) {
+// verifyWithKeySet verifies an RS256 JWT with a kid from set and checks exp
+// (required, in the future), iat and nbf with no leeway, as the JWT library
+// Moodle uses does.
+func (p *Platform) verifyWithKeySet(setJSON []byte, token string) (jwt.Token, error) {
 	set, err := jwk.Parse(setJSON)
 	if err != nil {
-		return "", fmt.Errorf("parse key set: %w", err)
+		return nil, fmt.Errorf("parse key set: %w", err)
 	}
-	msg, err := jws.Parse([]byte(assertion))
+	msg, err := jws.Parse([]byte(token))
 	if err != nil {
-		return "", fmt.Errorf("parse assertion: %w", err)
+		return nil, fmt.Errorf("parse jwt: %w", err)
 	}
 	if sigs := msg.Signatures(); len(sigs) != 1 || sigs[0].ProtectedHeaders().Algorithm() != jwa.RS256 {
-		return "", fmt.Errorf("assertion is not signed with RS256")
+		return nil, fmt.Errorf("jwt is not signed with RS256")
 	}
-	tok, err := jwt.Parse([]byte(assertion),
+	tok, err := jwt.Parse([]byte(token),
 		jwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true)),
 		jwt.WithValidate(true),
 		jwt.WithClock(jwt.ClockFunc(p.now)),
@@ -185,9 +202,9 @@ func (p *Platform) verifyWithKeySet(setJSON []byte, assertion string) (string, e
 		jwt.WithRequiredClaim(jwt.ExpirationKey),
 	)
 	if err != nil {
-		return "", fmt.Errorf("verify assertion: %w", err)
+		return nil, fmt.Errorf("verify jwt: %w", err)
 	}
-	return tok.Issuer(), nil
+	return tok, nil
 }
 
 // fetchKeySet downloads a tool's public key set.
@@ -199,7 +216,10 @@ func (p *Platform) fetchKeySet(ctx context.Context, u string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetch key set: %w", err)
 	}
-	resp, err := p.client.Do(req)
+	p.mu.Lock()
+	client := p.client
+	p.mu.Unlock()
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch key set: %w", err)
 	}
@@ -254,4 +274,12 @@ func writeJSONType(w http.ResponseWriter, status int, contentType string, v any)
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// RevokeTokens forgets every access token issued, as a platform that lost
+// its token store does; tools must then ask for new ones.
+func (p *Platform) RevokeTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.tokens)
 }

@@ -37,7 +37,7 @@ func launchFrom13(c map[string]any, clientID string, m RoleMapping) *Launch {
 		Issuer:        str(c, "iss"),
 		ClientID:      clientID,
 		DeploymentID:  str(c, claimDeploymentID),
-		Subject:       str(c, "sub"),
+		Subject:       subject(c),
 		Name:          str(c, "name"),
 		GivenName:     str(c, "given_name"),
 		FamilyName:    str(c, "family_name"),

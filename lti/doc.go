@@ -23,7 +23,16 @@
 // [LTI13Verifier] checks the id_token the platform posts back, with platform
 // keys from a [KeySetCache].
 //
+// # LTI Advantage messages
+//
+// The package also builds and reads the messages of the LTI Advantage
+// services, without sending them: dynamic registration
+// ([ParsePlatformConfiguration], [ToolRegistration.RegistrationRequest],
+// [ParseRegistrationResponse]), deep linking responses
+// ([DeepLinkingResponse]) and Names and Role Provisioning pages
+// ([ParseMemberships]). Package advantage makes the calls.
+//
 // Every verification failure is an [*Error] carrying a stable code, the HTTP
 // status to answer, a detail for logs and, where the LMS administrator can fix
-// something, a hint for them.
+// something, a hint for them; [HintFor] has a default hint for every code.
 package lti

@@ -147,9 +147,13 @@ func ParsePlatformError(params url.Values) *Error {
 	case "login_required", "interaction_required", "consent_required":
 		// The person is not logged in to the LMS as seen from this browser
 		// window, usually because the LMS session cookie was not sent.
-		e.Hint = ""
+		e.Hint = "The LMS did not see its own login session in this browser window (its session " +
+			"cookie was not sent). The LMS must be served over HTTPS so its cookies work in the cross-site " +
+			"login; otherwise the person may simply have been logged out of the LMS."
 	case "access_denied":
 		e.Status = http.StatusForbidden
+		e.Hint = "The LMS refused the login for this person; they may be logged in to the LMS as " +
+			"someone else in another tab, or lack the right to use the tool."
 	case "invalid_request", "invalid_request_uri":
 		e.Hint = "Check that the redirection URI registered for the tool in the LMS is exactly " +
 			"Labhub's launch URL, and that the login initiation URL is Labhub's login URL."
@@ -159,6 +163,8 @@ func ParsePlatformError(params url.Values) *Error {
 	case "invalid_scope", "unsupported_response_type":
 		e.Hint = "The LMS rejected Labhub's authentication request; check that the tool is " +
 			"registered in the LMS as an LTI 1.3 tool."
+	default:
+		e.Hint = HintFor(CodePlatformError)
 	}
 	return e
 }

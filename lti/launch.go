@@ -262,3 +262,27 @@ func contextType(t string) string {
 	}
 	return t
 }
+
+// Preview is what a launch says about itself, read from an id_token that is
+// not verified yet. It is for display only, such as asking a person to
+// confirm who they continue as; nothing may be decided on it.
+type Preview struct {
+	Person, Course, Activity string
+}
+
+// PreviewToken reads the person's name (or username), the course title and
+// the activity title of an id_token without verifying it. Unreadable tokens
+// give an empty Preview.
+func PreviewToken(idToken string) Preview {
+	tok, err := parseCompact(idToken)
+	if err != nil {
+		return Preview{}
+	}
+	c := tok.claims
+	p := Preview{Person: printable(str(c, "name")), Course: printable(str(obj(c, claimContext), "title")),
+		Activity: printable(str(obj(c, claimResourceLink), "title"))}
+	if p.Person == "" {
+		p.Person = printable(str(obj(c, claimExt), "user_username"))
+	}
+	return p
+}

@@ -44,6 +44,9 @@ type LoginRequest struct {
 const (
 	maxTargetLinkURILen = 2048
 	maxLoginParamLen    = 4096
+	// maxStorageTargetLen bounds lti_storage_target, a frame name that also
+	// travels in the state.
+	maxStorageTargetLen = 256
 )
 
 // ParseLoginRequest reads an OIDC login initiation (query or form
@@ -80,7 +83,7 @@ func ParseLoginRequest(params url.Values) (LoginRequest, error) {
 		{"lti_message_hint", &lr.MessageHint, maxLoginParamLen},
 		{"client_id", &lr.ClientID, maxLoginParamLen},
 		{"lti_deployment_id", &lr.DeploymentID, maxLoginParamLen},
-		{"lti_storage_target", &lr.StorageTarget, maxLoginParamLen},
+		{"lti_storage_target", &lr.StorageTarget, maxStorageTargetLen},
 	}
 	for _, f := range fields {
 		v, err := get(f.name, f.max)

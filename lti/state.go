@@ -51,6 +51,9 @@ type State struct {
 	TargetLinkURI string
 	// DeploymentID is the lti_deployment_id of the login initiation, or "".
 	DeploymentID string
+	// StorageTarget is the lti_storage_target the login offered (platform
+	// storage through postMessage), or "".
+	StorageTarget string
 	// Expires is when the state stops being accepted, to the second.
 	Expires time.Time
 }
@@ -60,6 +63,7 @@ type statePayload struct {
 	PlatformID string `json:"p"`
 	Target     string `json:"t"`
 	Deployment string `json:"d,omitempty"`
+	Storage    string `json:"s,omitempty"`
 	Expires    int64  `json:"e"`
 }
 
@@ -69,20 +73,27 @@ type statePayload struct {
 func (c *StateCodec) New(
 	platformID, targetLinkURI, deploymentID string,
 ) (state, nonce string, s State, err error) {
+	return c.issue(State{PlatformID: platformID, TargetLinkURI: targetLinkURI, DeploymentID: deploymentID})
+}
+
+// NewLogin issues the state of a login initiation to the platform with the
+// given store id, remembering its target link URI, deployment id and
+// storage target.
+func (c *StateCodec) NewLogin(platformID string, lr LoginRequest) (state, nonce string, s State, err error) {
+	return c.issue(State{PlatformID: platformID, TargetLinkURI: lr.TargetLinkURI,
+		DeploymentID: lr.DeploymentID, StorageTarget: lr.StorageTarget})
+}
+
+func (c *StateCodec) issue(s State) (state, nonce string, _ State, err error) {
 	if len(c.Key) < MinStateKeyLen {
 		return "", "", State{}, fmt.Errorf("issue login state: key has %d bytes, want at least %d",
 			len(c.Key), MinStateKeyLen)
 	}
-	s = State{
-		ID:            rand.Text(),
-		PlatformID:    platformID,
-		TargetLinkURI: targetLinkURI,
-		DeploymentID:  deploymentID,
-		Expires:       c.now().Add(c.ttl()).Truncate(time.Second),
-	}
+	s.ID = rand.Text()
+	s.Expires = c.now().Add(c.ttl()).Truncate(time.Second)
 	payload, err := json.Marshal(statePayload{
 		ID: s.ID, PlatformID: s.PlatformID, Target: s.TargetLinkURI, Deployment: s.DeploymentID,
-		Expires: s.Expires.Unix(),
+		Storage: s.StorageTarget, Expires: s.Expires.Unix(),
 	})
 	if err != nil {
 		return "", "", State{}, fmt.Errorf("issue login state: %w", err)
@@ -125,7 +136,7 @@ func (c *StateCodec) Open(state string) (State, error) {
 		return State{}, malformed(CodeBadState, "state payload is malformed")
 	}
 	s := State{ID: p.ID, PlatformID: p.PlatformID, TargetLinkURI: p.Target, DeploymentID: p.Deployment,
-		Expires: time.Unix(p.Expires, 0)}
+		StorageTarget: p.Storage, Expires: time.Unix(p.Expires, 0)}
 	if !c.now().Before(s.Expires) {
 		return State{}, malformed(CodeExpiredState, "state expired at %s",
 			s.Expires.UTC().Format(time.RFC3339))

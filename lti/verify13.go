@@ -131,7 +131,9 @@ func (v *LTI13Verifier) Verify(
 	}
 	digest := sha256.Sum256(tok.signed)
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], tok.signature); err != nil {
-		return nil, p, newError(CodeBadSignature, http.StatusUnauthorized, "", nil,
+		return nil, p, newError(CodeBadSignature, http.StatusUnauthorized,
+			"The id_token's signature does not verify with the platform's published key of the same key "+
+				"ID; check the keyset URL in Labhub's registration of the platform.", nil,
 			"id_token signature does not verify with the platform's key %s", quote(kid))
 	}
 
@@ -245,6 +247,23 @@ func (v *LTI13Verifier) checkDeployment(ctx context.Context, p Platform, id stri
 		"deployment %s is not accepted for platform %s", quote(id), quote(p.Issuer))
 }
 
+// claimLegacyUserID is the LTI 1.1 user_id of the person, sent by platforms
+// that migrated tools from LTI 1.1.
+const claimLegacyUserID = claimNS + "lti11_legacy_user_id"
+
+// subject returns the person's id: sub (a string, or a number some
+// platforms send), else the LTI 1.1 user id marked as such so that it
+// cannot collide with another person's sub.
+func subject(c map[string]any) string {
+	if s := str(c, "sub"); s != "" {
+		return s
+	}
+	if s := str(c, claimLegacyUserID); s != "" {
+		return "lti11:" + s
+	}
+	return ""
+}
+
 // checkMessage checks the LTI claims a launch needs.
 func checkMessage(c map[string]any) *Error {
 	if ver := str(c, claimVersion); ver != "1.3.0" {
@@ -264,9 +283,13 @@ func checkMessage(c map[string]any) *Error {
 		e.Hint = "Labhub handles resource link launches and deep linking requests only."
 		return e
 	}
-	if sub, _ := c["sub"].(string); sub == "" {
-		e := malformed(CodeMissingSubject, "sub is missing")
-		e.Hint = "Labhub does not accept anonymous launches."
+	// A deep linking request needs no identity: the picker only needs the
+	// roles. A launch without sub is anonymous unless the platform names
+	// the person by their LTI 1.1 user id.
+	if subject(c) == "" && str(c, claimMessageType) != MessageDeepLinking {
+		e := malformed(CodeMissingSubject, "sub is missing and there is no lti11_legacy_user_id")
+		e.Hint = "The LMS launched anonymously. Labhub needs to know who launches: configure the tool " +
+			"in the LMS to share the user's identity (Canvas: privacy level other than anonymous)."
 		return e
 	}
 	if _, ok := c[claimRoles].([]any); !ok {

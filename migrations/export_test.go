@@ -9,3 +9,6 @@ func AppendForTest(up func(tx *gorm.DB) error) func() {
 	all = append(all, Migration{Version: Latest() + 1, Name: "test", Up: up})
 	return func() { all = all[:n] }
 }
+
+// V3LTIAdvantage is migration 3, for tests of its data step.
+var V3LTIAdvantage = v3LTIAdvantage

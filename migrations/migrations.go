@@ -28,6 +28,7 @@ type Migration struct {
 var all = []Migration{
 	{1, "initial schema", v1InitialSchema},
 	{2, "activity image and start path", v2ActivityChoice},
+	{3, "lti advantage: frame origins, deployment policy, key rotation, registration invites", v3LTIAdvantage},
 	{5, "native accounts and login throttle", v5FallbackLogins},
 }
 

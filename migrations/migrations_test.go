@@ -25,7 +25,8 @@ func TestSchemaMatchesModels(t *testing.T) {
 				&store.Consumer{}, &store.Nonce{}, &store.ToolKey{}, &store.Image{}, &store.Course{},
 				&store.Enrollment{}, &store.Activity{}, &store.GradeLink{}, &store.Server{}, &store.Token{},
 				&store.OAuthClient{}, &store.OAuthCode{}, &store.Session{}, &store.Setting{},
-				&store.NativeAccount{}, &store.LoginThrottle{}} {
+				&store.NativeAccount{}, &store.LoginThrottle{},
+				&store.RegistrationInvite{}} {
 				require.True(t, m.HasTable(model), "%T has no table", model)
 				stmt := &gorm.Statement{DB: db.DB}
 				require.NoError(t, stmt.Parse(model))

@@ -17,6 +17,11 @@
 // direction stamps the route's LastActivity, which the hub reads back through
 // [Table.Routes] to cull idle servers.
 //
+// So that an LMS can show a notebook inside its own page, the proxy can
+// widen the servers' frame-ancestors to the LMSs' origins and mark their
+// cookies for use in third-party frames (Options.FrameAncestors,
+// Options.CrossSiteCookies).
+//
 // Typical wiring:
 //
 //	table := proxy.NewTable()

@@ -52,6 +52,19 @@ type Options struct {
 	// Logger receives debug events about failed forwards. It never receives
 	// cookies, headers or query strings. If nil, nothing is logged.
 	Logger *slog.Logger
+
+	// FrameAncestors, if set, returns the origins of the LMS pages that may
+	// show servers' pages in a frame. The frame-ancestors directive of
+	// responses (jupyter_server allows only 'self') becomes 'self' and these
+	// origins, one is added where a response has none, and X-Frame-Options
+	// is removed. If nil, responses pass as they are.
+	FrameAncestors func() []string
+
+	// CrossSiteCookies makes the cookies servers set work inside an LMS
+	// page: every Set-Cookie gets Secure, SameSite=None and Partitioned.
+	// Set it only when the hub is served over HTTPS; browsers drop Secure
+	// cookies sent over plain HTTP.
+	CrossSiteCookies bool
 }
 
 // Proxy is an http.Handler that forwards requests for users' servers to
@@ -67,7 +80,9 @@ type Proxy struct {
 	rp          *httputil.ReverseProxy
 	// ownTransport is the default transport, whose idle connections Close
 	// releases; a caller's transport is left alone.
-	ownTransport *http.Transport
+	ownTransport     *http.Transport
+	frameAncestors   func() []string
+	crossSiteCookies bool
 
 	// mu protects closed and conns. wg counts hijacked connections that
 	// are still being served.
@@ -91,6 +106,9 @@ func New(opts Options) *Proxy {
 		unavailable: opts.Unavailable,
 		log:         opts.Logger,
 		conns:       make(map[*trackedConn]struct{}),
+
+		frameAncestors:   opts.FrameAncestors,
+		crossSiteCookies: opts.CrossSiteCookies,
 	}
 	if p.fallback == nil {
 		p.fallback = http.NotFoundHandler()
@@ -205,14 +223,17 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 
 // modifyResponse stamps activity while the response body streams.
 //
-// Response headers pass unchanged. Access-Control-Allow-* headers are left
-// alone on purpose: Jupyter sends them only when its owner configured
-// allow_origin, the hub's cookies never reach the container, and a CORS
-// grant on a server's own responses exposes nothing beyond that server,
-// which its owner controls anyway; removing them would only break that
-// deliberate setting. No X-Frame-Options is added because LMSs embed the
-// servers in iframes; framing is governed by the server's CSP.
+// Response headers pass unchanged but for framing and cookies (see
+// Options.FrameAncestors and Options.CrossSiteCookies).
+// Access-Control-Allow-* headers are left alone on purpose: Jupyter sends
+// them only when its owner configured allow_origin, the hub's cookies never
+// reach the container, and a CORS grant on a server's own responses exposes
+// nothing beyond that server, which its owner controls anyway; removing
+// them would only break that deliberate setting. No X-Frame-Options is
+// added because LMSs embed the servers in iframes; framing is governed by
+// the CSP.
 func (p *Proxy) modifyResponse(res *http.Response) error {
+	p.embedHeaders(res.Header)
 	if res.StatusCode == http.StatusSwitchingProtocols || res.Body == nil || res.Body == http.NoBody {
 		// A 101 body is the raw connection ReverseProxy needs unwrapped;
 		// the hijacked client side is stamped instead.

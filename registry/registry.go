@@ -27,9 +27,10 @@ const consumerSecretLabel = "lti11-consumer-secret"
 
 // Registry reads and writes registrations.
 type Registry struct {
-	db   *store.DB
-	keys *seal.Keyring
-	now  func() time.Time
+	db     *store.DB
+	keys   *seal.Keyring
+	now    func() time.Time
+	frames frameCache
 }
 
 // New returns a Registry.
@@ -111,6 +112,14 @@ type PlatformInput struct {
 	Name, Issuer, ClientID                    string
 	AuthURL, TokenURL, TokenAudience, JWKSURL string
 	Deployments                               []string
+	// Origins are the web origins of the LMS pages that frame Labhub. If
+	// empty, a new platform gets its issuer's origin and an existing one
+	// keeps its origins.
+	Origins []string
+	// DeploymentPolicy is PolicyReject or PolicyAdd. If empty, a new
+	// platform rejects unknown deployments and an existing one keeps its
+	// policy.
+	DeploymentPolicy string
 }
 
 func (p *PlatformInput) validate() error {
@@ -131,6 +140,14 @@ func (p *PlatformInput) validate() error {
 		if strings.TrimSpace(d) == "" {
 			return errors.New("deployment ids must not be empty")
 		}
+	}
+	origins, err := NormalizeOrigins(p.Origins)
+	if err != nil {
+		return err
+	}
+	p.Origins = origins
+	if p.DeploymentPolicy != "" && p.DeploymentPolicy != PolicyReject && p.DeploymentPolicy != PolicyAdd {
+		return fmt.Errorf("deployment policy %q: use %s or %s", p.DeploymentPolicy, PolicyReject, PolicyAdd)
 	}
 	return nil
 }
@@ -158,10 +175,22 @@ func (r *Registry) PutPlatform(ctx context.Context, in PlatformInput) (*store.Pl
 	var p store.Platform
 	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		p = store.Platform{Name: in.Name, Issuer: in.Issuer, ClientID: in.ClientID, AuthURL: in.AuthURL,
-			TokenURL: in.TokenURL, TokenAudience: in.TokenAudience, JWKSURL: in.JWKSURL}
+			TokenURL: in.TokenURL, TokenAudience: in.TokenAudience, JWKSURL: in.JWKSURL,
+			Origins: strings.Join(in.Origins, " "), DeploymentPolicy: in.DeploymentPolicy}
+		update := []string{"name", "auth_url", "token_url", "token_audience", "jwks_url", "updated_at"}
+		if p.Origins != "" {
+			update = append(update, "origins")
+		} else {
+			p.Origins = originOf(in.Issuer)
+		}
+		if p.DeploymentPolicy != "" {
+			update = append(update, "deployment_policy")
+		} else {
+			p.DeploymentPolicy = PolicyReject
+		}
 		err := tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "issuer"}, {Name: "client_id"}},
-			DoUpdates: clause.AssignmentColumns([]string{"name", "auth_url", "token_url", "token_audience", "jwks_url", "updated_at"}),
+			DoUpdates: clause.AssignmentColumns(update),
 		}).Create(&p).Error
 		if err != nil {
 			return fmt.Errorf("store platform: %w", err)
@@ -180,6 +209,7 @@ func (r *Registry) PutPlatform(ctx context.Context, in PlatformInput) (*store.Pl
 	if err != nil {
 		return nil, err
 	}
+	r.forgetAncestors()
 	return &p, nil
 }
 

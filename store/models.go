@@ -36,9 +36,15 @@ type Platform struct {
 	TokenURL      string `gorm:"size:1000"`
 	TokenAudience string `gorm:"size:1000"`
 	JWKSURL       string `gorm:"column:jwks_url;size:1000;not null"`
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	Deployments   []Deployment
+	// Origins are the space-separated web origins of the LMS pages that may
+	// frame Labhub (Content-Security-Policy frame-ancestors).
+	Origins string `gorm:"size:1000"`
+	// DeploymentPolicy says what a launch from an unregistered deployment
+	// id of this platform gets: "reject" or "add".
+	DeploymentPolicy string `gorm:"size:20;not null;default:reject"`
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Deployments      []Deployment
 }
 
 // Deployment is a deployment id of a Platform.
@@ -73,7 +79,12 @@ type ToolKey struct {
 	KID           string `gorm:"column:kid;size:100;not null;uniqueIndex"`
 	PrivateSealed []byte `gorm:"not null"`
 	CreatedAt     time.Time
-	RetiredAt     *time.Time
+	// ActivatedAt is when the key started signing; nil for the next key,
+	// which is published but does not sign yet.
+	ActivatedAt *time.Time
+	// RetiredAt is when the key stopped signing; it stays published a while
+	// longer for tokens it signed.
+	RetiredAt *time.Time
 }
 
 // Image is an entry of the image catalog.

@@ -359,7 +359,7 @@ func TestBlockedUserLaunch(t *testing.T) {
 	home := func(name string) int {
 		u := store.User{Name: name}
 		require.NoError(t, h.db.Where(store.User{Name: name}).FirstOrCreate(&u).Error)
-		cookie, _, err := auth.New(h.db, h.keys.Derive("cookie", 32), nil).NewSession(context.Background(), nil, u.ID, "lti11")
+		cookie, _, err := auth.New(h.db, h.seal.Derive("cookie", 32), nil).NewSession(context.Background(), nil, u.ID, "lti11")
 		require.NoError(t, err)
 		req, _ := http.NewRequest("GET", h.hub.URL+"/hub/home", nil)
 		req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: cookie})

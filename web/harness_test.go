@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/labhub/labhub/advantage"
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/internal/testutil"
@@ -33,6 +34,14 @@ type fakeDocker struct {
 	mu     sync.Mutex
 	starts int
 	calls  int
+	images []string // image references asked about, in order
+}
+
+// Images returns the image references the hub asked about.
+func (f *fakeDocker) Images() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.images...)
 }
 
 func (f *fakeDocker) count(start bool) {
@@ -54,8 +63,11 @@ func (f *fakeDocker) EnsureVolume(context.Context, string, map[string]string, st
 	f.count(false)
 	return false, errors.New("fake engine")
 }
-func (f *fakeDocker) ImagePresent(context.Context, string) (bool, error) {
+func (f *fakeDocker) ImagePresent(_ context.Context, ref string) (bool, error) {
 	f.count(false)
+	f.mu.Lock()
+	f.images = append(f.images, ref)
+	f.mu.Unlock()
 	return false, nil
 }
 func (f *fakeDocker) Start(context.Context, spawner.Spec) (spawner.Server, error) {
@@ -87,12 +99,16 @@ type harness struct {
 	lmsURL   string
 	hub      *httptest.Server
 	handler  http.Handler
-	keys     *seal.Keyring
 	clientID string
 	key      string
 	secret   string
 	now      time.Time
 	clock    sync.Mutex
+	seal     *seal.Keyring
+	registry *registry.Registry
+	keys     *toolkey.Keys
+	auth     *auth.Service
+	roster   *course.RosterSyncer
 }
 
 func (h *harness) Now() time.Time {
@@ -104,17 +120,44 @@ func (h *harness) Now() time.Time {
 	return h.now
 }
 
+// harnessOptions change what newHarnessWith builds.
+type harnessOptions struct {
+	// lms configures the platform double; its Now is the harness clock.
+	lms lms.Options
+	// unregistered leaves the platform out of Labhub's registry and the
+	// tool out of the platform (dynamic registration registers them).
+	unregistered bool
+	// tls serves the hub over HTTPS.
+	tls bool
+	// registration is the dynamic registration policy.
+	registration string
+	// roster syncs rosters after teachers' launches, pages of rosterPage.
+	roster     bool
+	rosterPage int
+	// tokenAudience is registered as the platform's token audience.
+	tokenAudience string
+	// keyCache, if set, is the verifier's keyset cache.
+	keyCache *lti.KeySetCache
+	// configure may change the hub's options before the server is built.
+	configure []func(*web.Options)
+}
+
 // newHarness assembles the hub; configure may change its options before
 // the server is built.
 func newHarness(t testing.TB, configure ...func(*web.Options)) *harness {
+	return newHarnessWith(t, harnessOptions{configure: configure})
+}
+
+func newHarnessWith(t testing.TB, o harnessOptions) *harness {
 	h := &harness{t: t, docker: &fakeDocker{}, clientID: lms.NewClientID(), key: "moodle-key", secret: "s3cret"}
 	h.db = testutil.SQLite(t)
 	ctx := context.Background()
 	keys, err := seal.New("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
 	require.NoError(t, err)
-	h.keys = keys
+	h.seal = keys
 
-	p, err := lms.New(lms.Options{})
+	o.lms.Now = h.Now
+	p, err := lms.New(o.lms)
 	require.NoError(t, err)
 	lmsSrv := httptest.NewServer(p.Handler())
 	t.Cleanup(lmsSrv.Close)
@@ -122,22 +165,32 @@ func newHarness(t testing.TB, configure ...func(*web.Options)) *harness {
 	h.platform, h.lmsURL = p, lmsSrv.URL
 
 	h.hub = httptest.NewUnstartedServer(nil)
-	h.hub.Start()
+	if o.tls {
+		h.hub.StartTLS()
+	} else {
+		h.hub.Start()
+	}
 	t.Cleanup(h.hub.Close)
 	public := h.hub.URL + "/"
 
 	reg := registry.New(h.db, keys, nil)
+	h.registry = reg
 	_, err = reg.PutConsumer(ctx, h.key, h.secret, "")
 	require.NoError(t, err)
-	_, err = reg.PutPlatform(ctx, registry.PlatformInput{Issuer: lmsSrv.URL, ClientID: h.clientID,
-		AuthURL: lmsSrv.URL + "/mod/lti/auth.php", JWKSURL: lmsSrv.URL + "/mod/lti/certs.php", Deployments: []string{"1"}})
-	require.NoError(t, err)
-	p.AddTool(lms.Tool{ClientID: h.clientID, DeploymentID: "1", LoginURL: public + "lti/login",
-		RedirectURIs: []string{public + "lti/launch"}, TargetLinkURI: public + "lti/launch",
-		JWKSURL: public + "lti/jwks", LTI11LaunchURL: public + "hub/lti/launch", ConsumerKey: h.key, SharedSecret: h.secret})
+	if !o.unregistered {
+		_, err = reg.PutPlatform(ctx, registry.PlatformInput{Issuer: p.TokenIssuer(), ClientID: h.clientID,
+			AuthURL: lmsSrv.URL + "/mod/lti/auth.php", TokenURL: lmsSrv.URL + "/mod/lti/token.php",
+			TokenAudience: o.tokenAudience, JWKSURL: lmsSrv.URL + "/mod/lti/certs.php", Deployments: []string{"1"},
+			Origins: []string{lmsSrv.URL}})
+		require.NoError(t, err)
+		p.AddTool(lms.Tool{ClientID: h.clientID, DeploymentID: "1", LoginURL: public + "lti/login",
+			RedirectURIs: []string{public + "lti/launch"}, TargetLinkURI: public + "lti/launch",
+			JWKSURL: public + "lti/jwks", LTI11LaunchURL: public + "hub/lti/launch", ConsumerKey: h.key, SharedSecret: h.secret})
+	}
 
 	tk := toolkey.New(h.db, keys, nil)
 	require.NoError(t, tk.Ensure(ctx))
+	h.keys = tk
 	quiet := slog.New(slog.DiscardHandler)
 	a := auth.New(h.db, keys.Derive("cookie", 32), nil)
 	table := proxy.NewTable()
@@ -146,15 +199,35 @@ func newHarness(t testing.TB, configure ...func(*web.Options)) *harness {
 		NotebookDir: "/home/jovyan", Logger: quiet})
 	t.Cleanup(mgr.Wait)
 	nonces := registry.NewNonces(h.db, h.Now)
+	courses := course.NewService(h.db, nil)
+	h.auth = a
+	adv := web.AdvantageOptions{Registration: o.registration}
+	if o.roster {
+		// The platform double fetches Labhub's keyset over the test server's
+		// own TLS when there is one.
+		h.roster = &course.RosterSyncer{Service: courses, Logger: quiet,
+			Source: (&advantage.Roster{Tokens: &advantage.Tokens{Keys: tk}, PageSize: o.rosterPage}).Members}
+		adv.Roster = h.roster
+		t.Cleanup(h.roster.Wait)
+	}
+	if o.tls {
+		p.SetHTTPClient(h.hub.Client())
+	}
+	keyCache := o.keyCache
+	if keyCache == nil {
+		keyCache = &lti.KeySetCache{}
+	}
 	opts := web.Options{
 		PublicURL: public, CompatVersion: "5.3.0", Version: "test", CookieKey: keys.Derive("cookie", 32),
-		DB: h.db, Auth: a, Registry: reg, Courses: course.NewService(h.db, nil), Manager: mgr, Keys: tk,
+		DB: h.db, Auth: a, Registry: reg, Courses: courses, Manager: mgr, Keys: tk,
 		LTI11: &lti.LTI11Verifier{Secrets: reg.Secret, Nonces: nonces, Now: h.Now},
-		LTI13: &lti.LTI13Verifier{Keys: &lti.KeySetCache{}, Lookup: reg.Platform, Nonces: nonces, Now: h.Now},
+		LTI13: &lti.LTI13Verifier{Keys: keyCache, Lookup: reg.Platform, Nonces: nonces, Now: h.Now,
+			AcceptDeployment: reg.AcceptDeployment},
 		State: &lti.StateCodec{Key: keys.Derive("lti-state", 32), Now: h.Now},
 		Proxy: proxy.New(proxy.Options{Table: table, Prefix: "/"}), Logger: quiet,
+		Advantage: adv,
 	}
-	for _, f := range configure {
+	for _, f := range o.configure {
 		f(&opts)
 	}
 	srv, err := web.New(opts)
@@ -168,7 +241,21 @@ func newHarness(t testing.TB, configure ...func(*web.Options)) *harness {
 func (h *harness) client() *http.Client {
 	jar, err := cookiejar.New(nil)
 	require.NoError(h.t, err)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if h.hub.TLS != nil {
+		c.Transport = h.hub.Client().Transport
+	}
+	return c
+}
+
+// advance moves the harness clock (and the platform's) forward.
+func (h *harness) advance(d time.Duration) {
+	h.clock.Lock()
+	defer h.clock.Unlock()
+	if h.now.IsZero() {
+		h.now = time.Now()
+	}
+	h.now = h.now.Add(d)
 }
 
 // settle waits until no server start is under way, so what a start writes

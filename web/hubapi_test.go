@@ -123,16 +123,19 @@ func TestJWKSPublishesToolKey(t *testing.T) {
 	require.Equal(t, "application/json", hdr.Get("Content-Type"))
 	var set struct{ Keys []map[string]any }
 	require.NoError(t, json.Unmarshal([]byte(body), &set))
-	require.Len(t, set.Keys, 1)
-	k := set.Keys[0]
-	require.Equal(t, "RSA", k["kty"])
-	require.Equal(t, "RS256", k["alg"])
-	require.NotEmpty(t, k["kid"])
-	require.NotContains(t, k, "d", "only the public half is published")
-	require.NotContains(t, k, "p")
+	require.Len(t, set.Keys, 2, "the current key and the next one, published before it signs")
+	for _, k := range set.Keys {
+		require.Equal(t, "RSA", k["kty"])
+		require.Equal(t, "RS256", k["alg"])
+		require.NotEmpty(t, k["kid"])
+		require.NotContains(t, k, "d", "only the public half is published")
+		require.NotContains(t, k, "p")
+	}
 
 	var rows []store.ToolKey
 	require.NoError(t, h.db.Find(&rows).Error)
-	require.Len(t, rows, 1)
-	require.NotContains(t, string(rows[0].PrivateSealed), "PRIVATE KEY", "the private key is stored sealed")
+	require.Len(t, rows, 2)
+	for _, r := range rows {
+		require.NotContains(t, string(r.PrivateSealed), "PRIVATE KEY", "the private key is stored sealed")
+	}
 }

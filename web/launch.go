@@ -38,42 +38,25 @@ func (s *Server) rejectLaunch(c *gin.Context, version string, err error) {
 		Status:  status,
 		Heading: "This launch could not be accepted",
 		Message: launchMessage(le.Code),
-		Action:  "Go back to your course and open the activity again. If this keeps happening, tell your teacher and mention the error code below.",
-		Hint:    le.Hint,
+		Action:  launchAction(le.Code),
+		Hint:    launchHint(le),
 		Detail:  le.Detail,
 		Code:    le.Code,
 	})
-}
-
-// launchMessage says in plain words what went wrong, for the student.
-func launchMessage(code string) string {
-	switch code {
-	case "stale_timestamp", "expired", "issued_in_future", "bad_timestamp":
-		return "The launch from your course arrived too late or with a wrong time."
-	case "replayed_nonce":
-		return "This launch was already used once. Each launch works only once, so reloading the page after a launch does not work."
-	case "bad_state", "missing_state", "state_mismatch":
-		return "Your browser lost track of this login, for example because it was opened in another window or the login took too long."
-	case "platform_error":
-		return "Your LMS reported an error instead of logging you in."
-	case "unknown_consumer", "unknown_platform", "unknown_deployment":
-		return "Labhub does not know the LMS or course tool this launch came from."
-	default:
-		return "Labhub could not verify that this launch really came from your LMS."
-	}
 }
 
 // finishLaunch turns a verified launch into a session and a server start.
 func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.Launch) {
 	ctx := c.Request.Context()
 	s.metrics.launches.WithLabelValues(l.Version, "ok").Inc()
-	if l.MessageType == "LtiDeepLinkingRequest" {
-		// TODO: content selection (deep linking) lets a teacher pick an image
-		// and a starting notebook; until it exists the teacher adds the tool
-		// as a plain link.
-		s.fail(c, problem{Status: http.StatusNotImplemented, Heading: "Adding content is not available yet",
-			Message: "Labhub cannot yet be picked from the LMS content selector.",
+	if l.MessageType == lti.MessageDeepLinking {
+		// LTI 1.3 deep linking requests get the picker before this.
+		// TODO: an LTI 1.1 ContentItemSelectionRequest needs an OAuth 1.0a
+		// signed content-item answer, which Labhub does not build yet.
+		s.fail(c, problem{Status: http.StatusNotImplemented, Heading: "Adding content needs LTI 1.3",
+			Message: "Labhub can be picked from the LMS content selector only when it is registered as an LTI 1.3 tool.",
 			Action:  "Add Labhub to your course as an external tool activity instead; it works the same for students.",
+			Hint:    "Register Labhub in the LMS as an LTI 1.3 tool (dynamic registration or by hand) to offer the activity picker.",
 			Code:    "deep_linking_unsupported"})
 		return
 	}
@@ -82,23 +65,13 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 		s.internalError(c, "record launch", err)
 		return
 	}
-	if s.blocked(&e.User) {
-		s.logger(c).Warn("refused launch of blocked user", "user", e.User.Name, "lti_version", l.Version)
-		s.fail(c, problem{Status: http.StatusForbidden, Heading: "This account may not use Labhub",
-			Message: "Labhub does not let this account log in.", Action: "If you think this is a mistake, tell your teacher.",
-			Code: "blocked_user"})
+	if !s.launchSession(c, &e.User, method) {
 		return
 	}
-	if !s.startSession(c, &e.User, method) {
-		return
-	}
+	s.afterLaunch(provider, l, e)
 	s.logger(c).Info("accepted launch", "lti_version", l.Version, "user", e.User.Name, "course", e.Course.Slug,
 		"role", e.Enrollment.Role, "new_user", e.NewUser)
-	req := course.StartRequest{User: e.User, Course: e.Course, Role: e.Enrollment.Role}
-	if e.Activity.ID != 0 {
-		req.Activity = &e.Activity
-	}
-	st, err := s.Manager.Ensure(ctx, req)
+	st, err := s.Manager.Ensure(ctx, startRequest(e))
 	if err != nil {
 		s.internalError(c, "start server", err)
 		return
@@ -108,6 +81,15 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 		return
 	}
 	c.Redirect(http.StatusSeeOther, s.pendingURL(e.User.Name, st.Server.Name))
+}
+
+// startRequest is the server start a recorded launch asks for.
+func startRequest(e *course.Enrolled) course.StartRequest {
+	req := course.StartRequest{User: e.User, Course: e.Course, Role: e.Enrollment.Role}
+	if e.Activity.ID != 0 {
+		req.Activity = &e.Activity
+	}
+	return req
 }
 
 func (s *Server) pendingURL(user, server string) string {

@@ -1,17 +1,20 @@
 package web
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/labhub/labhub/lti"
 	"github.com/labhub/labhub/registry"
+	"github.com/labhub/labhub/store"
 )
 
 // stateCookiePrefix starts the name of the cookie that binds an LTI 1.3
@@ -27,9 +30,14 @@ func stateCookieName(stateID string) string {
 	return stateCookiePrefix + hex.EncodeToString(sum[:8])
 }
 
-// lti13Login handles the OIDC login initiation (GET or POST /lti/login).
-// It needs no CSRF token: the platform posts it cross-site, and all it does
-// is send the browser to the platform's authorization endpoint.
+// storageKey is the platform storage key under which a login keeps its
+// state id when the platform offers lti_storage_target.
+func storageKey(stateID string) string { return "labhub_" + stateCookieName(stateID) }
+
+// lti13Login handles the OIDC login initiation (GET or POST /lti/login, or
+// /lti/login/<platform id> for platforms that send no client_id). It needs
+// no CSRF token: the platform posts it cross-site, and all it does is send
+// the browser to the platform's authorization endpoint.
 func (s *Server) lti13Login(c *gin.Context) {
 	if err := parseForm(c); err != nil {
 		s.fail(c, problem{Status: http.StatusBadRequest, Heading: "This login could not be read",
@@ -43,27 +51,39 @@ func (s *Server) lti13Login(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	var p lti.Platform
-	if lr.ClientID != "" {
+	switch id := c.Param("platform"); {
+	case id != "":
+		p, err = s.Registry.PlatformByID(ctx, id)
+		if err == nil && (p.Issuer != lr.Issuer || lr.ClientID != "" && lr.ClientID != p.ClientID) {
+			err = lti.ErrUnknownPlatform
+		}
+	case lr.ClientID != "":
 		p, err = s.Registry.Platform(ctx, lr.Issuer, lr.ClientID)
-	} else {
+	default:
 		p, err = s.Registry.PlatformByIssuer(ctx, lr.Issuer)
 	}
 	if errors.Is(err, lti.ErrUnknownPlatform) {
 		hint := "Register the platform in Labhub with issuer " + strconv.Quote(lr.Issuer)
-		if lr.ClientID != "" {
-			hint += " and client id " + strconv.Quote(lr.ClientID)
-		} else {
-			hint += "; the platform sent no client_id, so the issuer must have exactly one registration"
+		switch {
+		case c.Param("platform") != "":
+			hint = "This login URL belongs to registration " + c.Param("platform") + ", whose issuer and " +
+				"client ID differ from the login's (issuer " + strconv.Quote(lr.Issuer) + "); give the LMS the " +
+				"login URL of its own registration (admin console)"
+		case lr.ClientID != "":
+			hint += " and client ID " + strconv.Quote(lr.ClientID)
+		default:
+			hint += "; the platform sent no client_id, so either the issuer has exactly one registration or " +
+				"the LMS uses the registration's own login URL (…/lti/login/<id>, shown in the admin console)"
 		}
-		s.rejectLaunch(c, "1.3", &lti.Error{Code: "unknown_platform", Status: http.StatusBadRequest,
-			Detail: "login from an unregistered platform", Hint: hint + " (labhub lti13 add-platform)."})
+		s.rejectLaunch(c, "1.3", &lti.Error{Code: lti.CodeUnknownPlatform, Status: http.StatusBadRequest,
+			Detail: "login from an unregistered platform", Hint: hint + "."})
 		return
 	}
 	if err != nil {
 		s.internalError(c, "look up platform", err)
 		return
 	}
-	state, nonce, st, err := s.State.New(p.ID, lr.TargetLinkURI, lr.DeploymentID)
+	state, nonce, st, err := s.State.NewLogin(p.ID, lr)
 	if err != nil {
 		s.internalError(c, "create login state", err)
 		return
@@ -74,46 +94,120 @@ func (s *Server) lti13Login(c *gin.Context) {
 		return
 	}
 	s.setCookie(c, stateCookieName(st.ID), st.ID, s.base+"lti/", stateCookieTTL)
+	if lr.StorageTarget != "" {
+		// The platform offers storage: keep the state id there too, for
+		// browsers that drop the cookie inside the LMS page.
+		s.render(c, http.StatusOK, "storage_login.html", map[string]any{
+			"Title": "Logging in", "Base": s.base, "Next": target, "Target": lr.StorageTarget,
+			"Origin": originOfURL(p.AuthURL), "Key": storageKey(st.ID), "Value": st.ID,
+		})
+		return
+	}
 	c.Redirect(http.StatusFound, target)
 }
 
+// launchForm is an LTI 1.3 launch post as lti13Launch reads it.
+type launchForm struct {
+	idToken, rawState string
+	// storageValue is the state id read back from platform storage by
+	// Labhub's own page, "" when none was.
+	storageValue string
+}
+
 // lti13Launch handles the id_token the platform posts back (POST
-// /lti/launch).
+// /lti/launch). The launch must come back to the browser that started the
+// login: the login's state cookie proves it. When the cookie is missing
+// (browsers that refuse Labhub's cookies inside the LMS page), the platform
+// storage the login used proves it instead, or the launch continues in a
+// new tab.
 func (s *Server) lti13Launch(c *gin.Context) {
+	f, st, ok := s.readLaunch(c)
+	if !ok {
+		return
+	}
+	ck, err := c.Request.Cookie(stateCookieName(st.ID))
+	cookieOK := err == nil && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(st.ID)) == 1
+	switch {
+	case cookieOK:
+		s.completeLaunch(c, f, st, true)
+	case f.storageValue != "":
+		// Labhub's storage page read the state id back from the platform's
+		// storage in this browser. Only Labhub's own pages can post it.
+		if !s.sameOrigin(c.Request) || st.StorageTarget == "" ||
+			subtle.ConstantTimeCompare([]byte(f.storageValue), []byte(st.ID)) != 1 {
+			s.rejectLaunch(c, "1.3", &lti.Error{Code: lti.CodeStateMismatch, Status: http.StatusForbidden,
+				Detail: "the platform storage does not hold this login's state"})
+			return
+		}
+		s.completeLaunch(c, f, st, false)
+	case st.StorageTarget != "":
+		s.render(c, http.StatusOK, "storage_launch.html", map[string]any{
+			"Title": "Opening", "Base": s.base, "Action": s.base + "lti/launch", "IDToken": f.idToken,
+			"State": f.rawState, "Target": st.StorageTarget, "Key": storageKey(st.ID),
+			"Origin": s.platformAuthOrigin(c, st.PlatformID), "Preview": lti.PreviewToken(f.idToken),
+		})
+	default:
+		// Nothing ties this post to the browser that logged in: continue in
+		// a new tab, where the person's click on Labhub's own page does.
+		s.render(c, http.StatusOK, "newtab.html", map[string]any{
+			"Title": "Open in a new tab", "Base": s.base, "Action": s.base + "lti/launch/continue",
+			"Fields": map[string]string{"id_token": f.idToken, "state": f.rawState},
+			"Message": "Your browser keeps Labhub from working inside this page. The activity opens in a new " +
+				"tab instead; nothing is lost.",
+			"Preview": lti.PreviewToken(f.idToken),
+		})
+	}
+}
+
+// readLaunch parses a launch post and opens its state. On failure it has
+// answered.
+func (s *Server) readLaunch(c *gin.Context) (launchForm, lti.State, bool) {
 	if err := parseForm(c); err != nil {
 		s.fail(c, problem{Status: http.StatusBadRequest, Heading: "This launch could not be read",
 			Message: "The launch form was malformed or too large.", Code: "bad_form"})
-		return
+		return launchForm{}, lti.State{}, false
 	}
 	form := c.Request.Form
 	if form.Get("error") != "" {
 		s.rejectLaunch(c, "1.3", lti.ParsePlatformError(form))
-		return
+		return launchForm{}, lti.State{}, false
 	}
-	rawState := form.Get("state")
-	if rawState == "" {
-		s.rejectLaunch(c, "1.3", &lti.Error{Code: "missing_state", Status: http.StatusBadRequest,
-			Detail: "launch without state", Hint: "The platform must post back the state Labhub sent in the login redirect."})
-		return
+	f := launchForm{idToken: form.Get("id_token"), rawState: form.Get("state"),
+		storageValue: form.Get("lti_storage_value")}
+	if f.rawState == "" {
+		s.rejectLaunch(c, "1.3", &lti.Error{Code: lti.CodeMissingState, Status: http.StatusBadRequest,
+			Detail: "launch without state"})
+		return launchForm{}, lti.State{}, false
 	}
-	st, err := s.State.Open(rawState)
+	st, err := s.State.Open(f.rawState)
 	if err != nil {
 		s.rejectLaunch(c, "1.3", err)
-		return
+		return launchForm{}, lti.State{}, false
 	}
-	ck, err := c.Request.Cookie(stateCookieName(st.ID))
-	if err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(st.ID)) != 1 {
-		s.rejectLaunch(c, "1.3", &lti.Error{Code: "state_mismatch", Status: http.StatusForbidden,
-			Detail: "the browser did not present the cookie of the login this state belongs to",
-			Hint:   "If Labhub runs inside an LMS iframe over plain HTTP, browsers drop its cookies: serve Labhub over HTTPS, or open the tool in a new window."})
-		return
-	}
-	if form.Get("id_token") == "" {
-		s.rejectLaunch(c, "1.3", &lti.Error{Code: "missing_parameter", Status: http.StatusBadRequest,
+	if f.idToken == "" {
+		s.rejectLaunch(c, "1.3", &lti.Error{Code: lti.CodeMissingParameter, Status: http.StatusBadRequest,
 			Detail: "launch without id_token"})
-		return
+		return launchForm{}, lti.State{}, false
 	}
-	l, p, err := s.LTI13.Verify(c.Request.Context(), form.Get("id_token"), s.State.Nonce(st))
+	return f, st, true
+}
+
+// platformAuthOrigin is the origin platform storage messages go to: the
+// platform's OIDC authorization endpoint's.
+func (s *Server) platformAuthOrigin(c *gin.Context, platformID string) string {
+	p, err := s.Registry.PlatformByID(c.Request.Context(), platformID)
+	if err != nil {
+		return ""
+	}
+	return originOfURL(p.AuthURL)
+}
+
+// completeLaunch verifies the id_token of a launch whose browser binding
+// was checked and finishes it. cookies reports whether this browser keeps
+// Labhub's cookies here; when it does not, the person continues in a new
+// tab with a one-time ticket.
+func (s *Server) completeLaunch(c *gin.Context, f launchForm, st lti.State, cookies bool) {
+	l, p, err := s.LTI13.Verify(c.Request.Context(), f.idToken, s.State.Nonce(st))
 	if err != nil {
 		s.rejectLaunch(c, "1.3", err)
 		return
@@ -123,12 +217,110 @@ func (s *Server) lti13Launch(c *gin.Context) {
 		return
 	}
 	s.setCookie(c, stateCookieName(st.ID), "", s.base+"lti/", -1)
-	id, err := strconv.ParseUint(p.ID, 10, 64)
+	id, err := platformStoreID(p)
 	if err != nil {
 		s.internalError(c, "read platform id", err)
 		return
 	}
-	s.finishLaunch(c, registry.ProviderLTI13(uint(id)), "lti13", l)
+	provider := registry.ProviderLTI13(id)
+	if l.MessageType == lti.MessageDeepLinking {
+		s.deepLinkPicker(c, provider, p, l)
+		return
+	}
+	if cookies {
+		s.finishLaunch(c, provider, "lti13", l)
+		return
+	}
+	s.finishLaunchInNewTab(c, provider, l)
+}
+
+// lti13Continue continues a launch in a new tab (POST
+// /lti/launch/continue), from the button of Labhub's own page inside the
+// LMS page: with the launch itself when nothing tied it to the browser, or
+// with the ticket of a launch verified there. Only Labhub's pages can post
+// here; a cross-site post is refused, so no other site can log a browser in
+// with a launch of its own.
+func (s *Server) lti13Continue(c *gin.Context) {
+	if err := parseForm(c); err != nil {
+		s.fail(c, problem{Status: http.StatusBadRequest, Heading: "This launch could not be read",
+			Message: "The launch form was malformed or too large.", Code: "bad_form"})
+		return
+	}
+	if !s.sameOrigin(c.Request) {
+		s.rejectLaunch(c, "1.3", &lti.Error{Code: lti.CodeStateMismatch, Status: http.StatusForbidden,
+			Detail: "a launch continued from a page that is not Labhub's"})
+		return
+	}
+	if ticket := c.Request.PostForm.Get("ticket"); ticket != "" {
+		s.redeemTicket(c, ticket)
+		return
+	}
+	f, st, ok := s.readLaunch(c)
+	if !ok {
+		return
+	}
+	s.completeLaunch(c, f, st, true)
+}
+
+// launchTicket lets a new tab take over a launch verified in a page that
+// cannot keep cookies.
+type launchTicket struct {
+	Nonce  string `json:"n"`
+	UserID uint   `json:"u"`
+	Server string `json:"s"`
+	Method string `json:"m"`
+}
+
+const (
+	ticketTTL   = 2 * time.Minute
+	ticketScope = "launch-ticket"
+)
+
+// redeemTicket logs the new tab in as the ticket's user, once.
+func (s *Server) redeemTicket(c *gin.Context, raw string) {
+	var t launchTicket
+	if err := s.openBlob("launch-ticket", raw, &t); err != nil {
+		s.rejectLaunch(c, "1.3", &lti.Error{Code: lti.CodeExpiredState, Status: http.StatusBadRequest,
+			Detail: "the launch ticket is forged or expired"})
+		return
+	}
+	ctx := c.Request.Context()
+	err := s.LTI13.Nonces.UseNonce(ctx, ticketScope, t.Nonce, time.Now().Add(ticketTTL+time.Minute))
+	if errors.Is(err, lti.ErrReplay) {
+		s.rejectLaunch(c, "1.3", &lti.Error{Code: lti.CodeReplayedNonce, Status: http.StatusBadRequest,
+			Detail: "the launch ticket was already used"})
+		return
+	}
+	if err != nil {
+		s.internalError(c, "use launch ticket", err)
+		return
+	}
+	var u store.User
+	if err := s.DB.WithContext(ctx).First(&u, t.UserID).Error; err != nil {
+		s.internalError(c, "load user", err)
+		return
+	}
+	if !s.launchSession(c, &u, t.Method) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, s.pendingURL(u.Name, t.Server))
+}
+
+// ticketPage answers a verified launch in a page without cookies: the
+// server is starting, and a button opens it in a new tab.
+func (s *Server) ticketPage(c *gin.Context, t launchTicket) {
+	t.Nonce = rand.Text()
+	raw, err := s.signBlob("launch-ticket", t, ticketTTL)
+	if err != nil {
+		s.internalError(c, "sign launch ticket", err)
+		return
+	}
+	s.render(c, http.StatusOK, "newtab.html", map[string]any{
+		"Title": "Open in a new tab", "Base": s.base, "Action": s.base + "lti/launch/continue",
+		"Fields": map[string]string{"ticket": raw},
+		"Message": "Your notebook server is starting. Your browser keeps Labhub from working inside this page, " +
+			"so the notebook opens in a new tab.",
+	})
 }
 
 // jwks serves the tool's public keys.

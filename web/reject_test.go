@@ -24,6 +24,23 @@ var (
 	link    = lms.Link{ID: "1", Title: "Lab", LineItem: true}
 )
 
+// postWith sends a form with extra request headers and returns status and
+// body.
+func postWith(t *testing.T, c *http.Client, u string, form url.Values, header map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // post sends a form and returns status and body.
 func post(t *testing.T, c *http.Client, u string, form url.Values) (int, string, *http.Response) {
 	t.Helper()
@@ -41,7 +58,8 @@ func (h *harness) expectRejected(t *testing.T, status int, body string, before m
 	require.GreaterOrEqual(t, status, 400, body)
 	require.Less(t, status, 500, body)
 	require.Contains(t, body, "This launch could not be accepted")
-	require.Contains(t, body, "Go back to your course")
+	require.Regexp(t, `<p class="action">[A-Z][^<]{20,}</p>`, body, "the student is told what to do")
+	require.Contains(t, body, "For the LMS or Labhub administrator:", "the administrator is told what to check")
 	require.Contains(t, body, "<code>"+code+"</code>")
 	require.Equal(t, before, h.counts(), "a rejected launch writes nothing")
 	require.Equal(t, starts, h.docker.Calls(), "a rejected launch starts nothing")
@@ -258,12 +276,24 @@ func TestLTI13Rejections(t *testing.T) {
 	})
 
 	t.Run("state from another login", func(t *testing.T) {
+		// An attacker makes the victim's browser post the attacker's launch.
+		// Nothing binds it to the victim's browser: Labhub offers to go on
+		// in a new tab, which only a click on Labhub's own page can do.
 		victim, attacker := h.client(), h.client()
 		state, nonce := h.login13(attacker)
 		h.login13(victim)
 		before, calls := h.counts(), h.docker.Calls()
-		status, body, _ := post(t, victim, launch, url.Values{"id_token": {h.sign(h.claims(nonce))}, "state": {state}})
-		h.expectRejected(t, status, body, before, calls, "state_mismatch")
+		form := url.Values{"id_token": {h.sign(h.claims(nonce))}, "state": {state}}
+		status, body, _ := post(t, victim, launch, form)
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, body, `action="/lti/launch/continue" target="_blank"`)
+		require.Equal(t, before, h.counts(), "nothing is verified or written yet")
+		// The attacker's page cannot post the continuation itself.
+		for _, header := range []map[string]string{{}, {"Sec-Fetch-Site": "cross-site"},
+			{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "same-site", "Origin": h.hub.URL}} {
+			status, body = postWith(t, victim, h.hub.URL+"/lti/launch/continue", form, header)
+			h.expectRejected(t, status, body, before, calls, "state_mismatch")
+		}
 	})
 
 	t.Run("forged state", func(t *testing.T) {

@@ -4,8 +4,8 @@
 // course, auth or registry, and render the outcome. Requests under
 // <base>user/ go straight to the proxy.
 //
-// web depends on account, auth, course, lti, registry, toolkey and store; nothing
-// depends on web but the command.
+// web depends on account, auth, course, lti, advantage, registry, toolkey and
+// store; nothing depends on web but the command.
 package web
 
 import (
@@ -67,6 +67,9 @@ type Options struct {
 	// Metrics registers the hub's metrics; nil means a private registry.
 	Metrics *prometheus.Registry
 	Logger  *slog.Logger
+	// Advantage configures dynamic registration, deep linking, roster sync
+	// and launches inside LMS pages.
+	Advantage AdvantageOptions
 }
 
 // Server is the HTTP front.
@@ -149,6 +152,7 @@ func (s *Server) routes() {
 	g.POST("/lti/login", s.lti13Login)
 	g.POST("/lti/launch", s.lti13Launch)
 	g.GET("/lti/jwks", s.jwks)
+	s.advantageRoutes(g)
 
 	g.GET("/", s.root)
 	g.GET("/hub", s.root)
@@ -213,6 +217,7 @@ func (s *Server) headers() gin.HandlerFunc {
 		h.Set("X-Labhub-Version", s.Version)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
+		s.frameHeaders(c)
 		c.Next()
 	}
 }
@@ -283,13 +288,16 @@ func firstValue(h string) string {
 	return strings.TrimSpace(v)
 }
 
-// setCookie sets a hub cookie: HttpOnly; over HTTPS Secure and SameSite=None
-// so it survives the cross-site posts of an LMS, over plain HTTP Lax.
+// setCookie sets a hub cookie: HttpOnly; over HTTPS Secure, SameSite=None
+// so it survives the cross-site posts of an LMS, and Partitioned so that it
+// works inside an LMS page in browsers that block third-party cookies (it is
+// then kept apart per LMS site); over plain HTTP Lax.
 func (s *Server) setCookie(c *gin.Context, name, value, path string, maxAge int) {
 	ck := &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge, HttpOnly: true}
 	if s.secure {
 		ck.Secure = true
 		ck.SameSite = http.SameSiteNoneMode
+		ck.Partitioned = true
 	} else {
 		ck.SameSite = http.SameSiteLaxMode
 	}

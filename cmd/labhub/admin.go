@@ -122,6 +122,7 @@ func (a *app) lti13Cmd() *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "platform %s client %s saved (id %d, deployments %s)\n",
 					p.Issuer, p.ClientID, p.ID, strings.Join(deps, ", "))
+				fmt.Fprintf(cmd.OutOrStdout(), "its own login URL, for LMSs that send no client_id: <public URL>/lti/login/%d\n", p.ID)
 				return nil
 			})
 		},
@@ -135,6 +136,8 @@ func (a *app) lti13Cmd() *cobra.Command {
 	f.StringVar(&in.TokenAudience, "token-audience", "", "audience of token requests when it differs from the token URL")
 	f.StringVar(&in.JWKSURL, "jwks-url", "", "platform public keyset URL (Moodle: <site>/mod/lti/certs.php)")
 	f.StringVar(&in.Name, "name", "", "a name for people")
+	f.StringSliceVar(&in.Origins, "origin", nil, "origin of the LMS's pages that frame Labhub (repeatable; default the issuer's)")
+	f.StringVar(&in.DeploymentPolicy, "unknown-deployments", "", "what launches from unlisted deployment ids get: reject (default) or add")
 	for _, n := range []string{"issuer", "client-id", "deployment-id", "auth-url", "jwks-url"} {
 		_ = add.MarkFlagRequired(n)
 	}
@@ -147,19 +150,20 @@ func (a *app) lti13Cmd() *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
-				fmt.Fprintln(w, "ID\tISSUER\tCLIENT ID\tDEPLOYMENTS")
+				fmt.Fprintln(w, "ID\tISSUER\tCLIENT ID\tDEPLOYMENTS\tUNKNOWN DEPLOYMENTS\tORIGINS")
 				for _, p := range ps {
 					var deps []string
 					for _, d := range p.Deployments {
 						deps = append(deps, d.DeploymentID)
 					}
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", p.ID, p.Issuer, p.ClientID, strings.Join(deps, ","))
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Issuer, p.ClientID, strings.Join(deps, ","),
+						p.DeploymentPolicy, p.Origins)
 				}
 				return w.Flush()
 			})
 		},
 	}
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(append([]*cobra.Command{add, list}, a.lti13More()...)...)
 	return cmd
 }
 

@@ -135,3 +135,37 @@ func TestSettingsReferenceIsComplete(t *testing.T) {
 		}
 	}
 }
+
+// The LTI Advantage commands: registration invites, platform updates, and
+// key rotation.
+func TestAdvantageCommands(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := labhub(t, nil, append(args, "--data-dir", dir)...)
+		require.NoError(t, err, out)
+		return out
+	}
+	out := run("lti13", "invite", "https://labhub.example.edu", "--note", "moodle")
+	require.Regexp(t, `^https://labhub\.example\.edu/lti/register\?invite=[A-Z2-7]{26}\n`, out)
+
+	out = run("lti13", "add-platform", "--issuer", "https://blackboard.com", "--client-id", "bb",
+		"--deployment-id", "a", "--auth-url", "https://developer.blackboard.com/api/v1/gateway/oidcauth",
+		"--jwks-url", "https://developer.blackboard.com/jwks", "--origin", "https://school.blackboard.com")
+	require.Contains(t, out, "/lti/login/1")
+	run("lti13", "update", "1", "--unknown-deployments", "add", "--deployment-id", "b")
+	out = run("lti13", "list")
+	require.Contains(t, out, "a,b")
+	require.Contains(t, out, "add")
+	require.Contains(t, out, "https://school.blackboard.com")
+	_, err := labhub(t, nil, "lti13", "update", "1", "--unknown-deployments", "sometimes", "--data-dir", dir)
+	require.Error(t, err)
+
+	out = run("toolkey", "list")
+	require.Contains(t, out, "current")
+	require.Contains(t, out, "next")
+	_, err = labhub(t, nil, "toolkey", "rotate", "--data-dir", dir)
+	require.ErrorContains(t, err, "--force", "the next key was published a moment ago")
+	require.Contains(t, run("toolkey", "rotate", "--force"), "signs from now on")
+	require.Contains(t, run("toolkey", "list"), "retired")
+}

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/labhub/labhub/advantage"
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/config"
 	"github.com/labhub/labhub/course"
@@ -59,6 +61,9 @@ func (t routeTable) LastActivity(user, server string) (time.Time, bool) {
 // run starts the hub and blocks until ctx ends.
 func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.LMS.Validate(); err != nil {
 		return err
 	}
 	log := slog.Default()
@@ -136,15 +141,23 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 
 	nonces := registry.NewNonces(db, nil)
 	proxies, _ := cfg.Proxies()
+	roles := lti.RoleMapping{Instructor: cfg.Roles()}
+	adv := web.AdvantageOptions{Registration: cfg.LMS.Registration, FrameAncestors: cfg.LMS.Origins()}
+	if cfg.LMS.RosterInterval > 0 {
+		roster := &advantage.Roster{Tokens: &advantage.Tokens{Keys: tk}}
+		adv.Roster = &course.RosterSyncer{Service: courses, Source: roster.Members, Roles: roles,
+			MinInterval: cfg.LMS.RosterInterval, Logger: log}
+	}
 	opts := web.Options{
 		PublicURL: cfg.PublicURL, TrustedProxies: proxies, CompatVersion: cfg.CompatVersion, Version: version,
 		CookieKey: cookieKey, DB: db, Auth: authn, Registry: reg, Courses: courses, Manager: mgr, Keys: tk,
 		LTI11: &lti.LTI11Verifier{Secrets: reg.Secret, Nonces: nonces, Window: cfg.LTI11Window},
 		LTI13: &lti.LTI13Verifier{Keys: &lti.KeySetCache{}, Lookup: reg.Platform, Nonces: nonces,
-			Leeway: cfg.LTI13Leeway, Roles: lti.RoleMapping{Instructor: cfg.Roles()}},
-		State:   &lti.StateCodec{Key: keys.Derive("lti-state", 32)},
-		Metrics: prometheus.NewRegistry(),
-		Logger:  log,
+			Leeway: cfg.LTI13Leeway, Roles: roles, AcceptDeployment: reg.AcceptDeployment},
+		Advantage: adv,
+		State:     &lti.StateCodec{Key: keys.Derive("lti-state", 32)},
+		Metrics:   prometheus.NewRegistry(),
+		Logger:    log,
 		Ready: func(ctx context.Context) error {
 			if err := db.WithContext(ctx).Exec("SELECT 1").Error; err != nil {
 				return fmt.Errorf("database: %w", err)
@@ -167,8 +180,10 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	var srv *web.Server
 	px := proxy.New(proxy.Options{
 		Prefix: base, Table: table, StripCookie: web.OwnCookie, Logger: log,
-		TrustedProxy: func(addr string) bool { return srv.TrustedProxy(addr) },
-		Fallback:     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { srv.ProxyFallback().ServeHTTP(w, r) }),
+		TrustedProxy:     func(addr string) bool { return srv.TrustedProxy(addr) },
+		Fallback:         http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { srv.ProxyFallback().ServeHTTP(w, r) }),
+		FrameAncestors:   func() []string { return srv.FrameAncestors() },
+		CrossSiteCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 	})
 	opts.Proxy = px
 	srv, err = web.New(opts)
@@ -184,7 +199,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); mgr.Run(bg, time.Minute) }()
-	go func() { defer wg.Done(); sweep(bg, authn, nonces, log) }()
+	go func() { defer wg.Done(); sweep(bg, authn, nonces, tk, log) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); sweepAccounts(bg, accounts, log) }()
 
@@ -197,6 +212,10 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		if err != nil {
 			stopBG()
 			return fmt.Errorf("listen on %s: %w", s.Addr, err)
+		}
+		if s == public && cfg.LMS.TLSCert != "" {
+			go func(s *http.Server, ln net.Listener) { errc <- s.ServeTLS(ln, cfg.LMS.TLSCert, cfg.LMS.TLSKey) }(s, ln)
+			continue
 		}
 		go func(s *http.Server, ln net.Listener) { errc <- s.Serve(ln) }(s, ln)
 	}
@@ -219,22 +238,35 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	stopBG()
 	wg.Wait()
 	mgr.Wait()
+	if adv.Roster != nil {
+		adv.Roster.Wait()
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
 }
 
-// sweep deletes expired nonces, sessions, tokens and codes every few minutes.
-func sweep(ctx context.Context, a *auth.Service, n *registry.Nonces, log *slog.Logger) {
-	t := time.NewTicker(5 * time.Minute)
+// sweep deletes expired nonces, sessions, tokens and codes every few
+// minutes, and reloads the tool keys every minute, so that a rotation made
+// from the command line is picked up.
+func sweep(ctx context.Context, a *auth.Service, n *registry.Nonces, k *toolkey.Keys, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
 	defer t.Stop()
-	for {
-		if _, err := n.Sweep(ctx); err != nil && ctx.Err() == nil {
-			log.Error("failed to sweep nonces", "error", err)
+	for i := 0; ; i++ {
+		if i%5 == 0 {
+			if _, err := n.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Error("failed to sweep nonces", "error", err)
+			}
+			if err := a.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Error("failed to sweep sessions", "error", err)
+			}
+			if _, err := k.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Error("failed to sweep tool keys", "error", err)
+			}
 		}
-		if err := a.Sweep(ctx); err != nil && ctx.Err() == nil {
-			log.Error("failed to sweep sessions", "error", err)
+		if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
+			log.Error("failed to reload tool keys", "error", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/labhub/labhub/registry"
+	"github.com/labhub/labhub/store"
+	"github.com/labhub/labhub/toolkey"
+	"github.com/labhub/labhub/web"
+)
+
+// lti13More returns the lti13 subcommands beyond add-platform and list.
+func (a *app) lti13More() []*cobra.Command {
+	var expires time.Duration
+	var note string
+	invite := &cobra.Command{
+		Use:   "invite [PUBLIC-URL]",
+		Short: "Create a dynamic registration URL for an LMS (valid once; printed once)",
+		Long: "Create an invite for LTI dynamic registration and print the registration URL to paste into the\n" +
+			"LMS (Moodle: Manage tools → Tool URL → Add LTI Advantage). Give Labhub's public URL to get the\n" +
+			"full address; otherwise the path and the invite are printed.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				tok, inv, err := reg.CreateInvite(ctx, expires, note)
+				if err != nil {
+					return err
+				}
+				base := "<public URL>/"
+				if len(args) == 1 {
+					base = strings.TrimRight(args[0], "/") + "/"
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), web.RegistrationURL(base, tok))
+				fmt.Fprintf(cmd.ErrOrStderr(), "valid until %s, for one registration\n",
+					inv.ExpiresAt.Local().Format(time.RFC3339))
+				return nil
+			})
+		},
+	}
+	invite.Flags().DurationVar(&expires, "expires-in", 7*24*time.Hour, "how long the URL works")
+	invite.Flags().StringVar(&note, "note", "", "what the invite is for")
+
+	var policy string
+	var origins, deployments []string
+	update := &cobra.Command{
+		Use:   "update ID",
+		Short: "Change a platform: its policy for unknown deployment ids, the LMS origins that may frame Labhub, or add deployment ids",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("platform id %q: use the ID column of labhub lti13 list", args[0])
+			}
+			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				if policy != "" {
+					if err := reg.SetDeploymentPolicy(ctx, uint(id), policy); err != nil {
+						return err
+					}
+				}
+				if cmd.Flags().Changed("origin") {
+					if err := reg.SetOrigins(ctx, uint(id), origins); err != nil {
+						return err
+					}
+				}
+				for _, d := range deployments {
+					if err := reg.AddDeployment(ctx, uint(id), d); err != nil {
+						return err
+					}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "platform %d updated\n", id)
+				return nil
+			})
+		},
+	}
+	update.Flags().StringVar(&policy, "unknown-deployments", "", "reject (default for new platforms) or add")
+	update.Flags().StringSliceVar(&origins, "origin", nil, "origin of the LMS's pages (repeatable; replaces the list)")
+	update.Flags().StringSliceVar(&deployments, "deployment-id", nil, "deployment id to add (repeatable)")
+	return []*cobra.Command{invite, update}
+}
+
+// toolkeyCmd manages the tool's signing keys.
+func (a *app) toolkeyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "toolkey", Short: "Manage Labhub's own signing keys (published at /lti/jwks)"}
+	withKeys := func(cmd *cobra.Command, f func(ctx context.Context, k *toolkey.Keys) error) error {
+		ctx := cmd.Context()
+		keys, db, err := a.openState(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		k := toolkey.New(db, keys, nil)
+		if err := k.Ensure(ctx); err != nil {
+			return err
+		}
+		return f(ctx, k)
+	}
+	list := &cobra.Command{
+		Use: "list", Short: "List the published keys", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withKeys(cmd, func(ctx context.Context, k *toolkey.Keys) error {
+				infos, err := k.List(ctx)
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
+				fmt.Fprintln(w, "KID\tSTATE\tCREATED\tSIGNING SINCE\tRETIRED")
+				for _, i := range infos {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", i.KID, i.State, i.CreatedAt.Format(time.RFC3339),
+						timeOrDash(i.ActivatedAt), timeOrDash(i.RetiredAt))
+				}
+				return w.Flush()
+			})
+		},
+	}
+	var force bool
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Let the next key sign, retire the current one and publish a new next key",
+		Long: "Rotate the tool keys. The next key has been published since the last rotation, so platforms\n" +
+			"already know it; the retired key stays published for an hour. A running Labhub picks the\n" +
+			"rotation up within a minute.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withKeys(cmd, func(ctx context.Context, k *toolkey.Keys) error {
+				kid, err := k.Rotate(ctx, force)
+				var tooSoon *toolkey.TooSoonError
+				if errors.As(err, &tooSoon) {
+					return fmt.Errorf("%w (--force)", err)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "key %s signs from now on\n", kid)
+				return nil
+			})
+		},
+	}
+	rotate.Flags().BoolVar(&force, "force", false, "rotate even if the next key was published less than ten minutes ago")
+	cmd.AddCommand(list, rotate)
+	return cmd
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
