@@ -67,7 +67,7 @@ type Server struct {
 	SiteSharedVol string
 
 	Accounts AccountSettings
-	LMS LMSSettings
+	LMS      LMSSettings
 }
 
 // DeclareServer declares the settings of c that only a running hub needs;
