@@ -44,8 +44,11 @@ type Error struct {
 	// Permanent reports whether repeating the call cannot help until
 	// someone changes a registration (wrong client id, key or scope).
 	Permanent bool
-	Detail    string
-	Err       error
+	// RetryAfter is how long the platform asked callers to wait, 0 when
+	// it did not say.
+	RetryAfter time.Duration
+	Detail     string
+	Err        error
 }
 
 func (e *Error) Error() string {

@@ -72,6 +72,7 @@ type Platform struct {
 	nextItemID int
 	tokenReqs  int
 	scoreReqs  int
+	outcomeReq int
 }
 
 // New returns a Platform with a fresh RSA-2048 signing key.
@@ -188,6 +189,22 @@ func (p *Platform) ScoreRequests() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.scoreReqs
+}
+
+// OutcomeRequests returns how many requests reached the LTI 1.1 outcomes
+// endpoint.
+func (p *Platform) OutcomeRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.outcomeReq
+}
+
+// ForgetTokens drops every access token the platform issued, as a Moodle
+// whose token table was emptied: services answer 401 to them.
+func (p *Platform) ForgetTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.tokens)
 }
 
 // Handler returns the platform's HTTP handler. It serves paths under the

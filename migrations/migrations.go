@@ -28,6 +28,7 @@ type Migration struct {
 var all = []Migration{
 	{1, "initial schema", v1InitialSchema},
 	{2, "activity image and start path", v2ActivityChoice},
+	{4, "hand-ins and grades", v4HandinsAndGrades},
 }
 
 // schemaMigration records an applied migration.
