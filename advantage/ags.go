@@ -185,11 +185,11 @@ func (a *AGS) CreateLineItem(ctx context.Context, p lti.Platform, container stri
 // one; a 401 to a token the platform has refused before ends the call.
 func (a *AGS) call(ctx context.Context, p lti.Platform, scopes []string, method, u, contentType, accept string,
 	body []byte) ([]byte, error) {
+	tok, err := a.Tokens.Token(ctx, p, scopes)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
-		tok, err := a.Tokens.Token(ctx, p, scopes)
-		if err != nil {
-			return nil, err
-		}
 		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 		if err != nil {
 			return nil, &Error{Permanent: true, Detail: "build service request", Err: err}
@@ -208,9 +208,13 @@ func (a *AGS) call(ctx context.Context, p lti.Platform, scopes []string, method,
 		b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxServiceResponse))
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusUnauthorized {
+			// A token refused for the first time may just be stale: one
+			// fresh token, shared with concurrent callers, gets one more try.
 			if attempt == 0 && !a.wasRefused(tok) {
 				a.refuse(tok)
-				a.Tokens.Forget(p, scopes)
+				if tok, err = a.Tokens.Renew(ctx, p, scopes, tok); err != nil {
+					return nil, err
+				}
 				continue
 			}
 			a.refuse(tok)

@@ -182,6 +182,19 @@ func (t *Tokens) Forget(p lti.Platform, scopes []string) {
 	}
 }
 
+// Renew returns a token for p and scopes other than bad, which a service
+// refused: the cached token is dropped if it is still bad, and concurrent
+// callers renewing the same token share one request for its successor.
+func (t *Tokens) Renew(ctx context.Context, p lti.Platform, scopes []string, bad string) (string, error) {
+	k := key(p, scopes)
+	t.mu.Lock()
+	if c := t.cache[k]; c != nil && c.done == nil && c.token == bad {
+		delete(t.cache, k)
+	}
+	t.mu.Unlock()
+	return t.Token(ctx, p, scopes)
+}
+
 // fetch sends one token request.
 func (t *Tokens) fetch(ctx context.Context, p lti.Platform, scope string) (string, time.Duration, error) {
 	assertion, err := t.assertion(p)
