@@ -95,7 +95,7 @@ func TestParseCSV(t *testing.T) {
 		"missing columns": {"user,points\nalice,1\n", "at least username and score"},
 		"every problem at once": {"username,score\nalice,seven\nmallory,1\n,3\nbob,1\nbob,2\n",
 			`line 2: score "seven" is not a number; line 3: mallory is not in this course; line 4: no username; line 6: bob already appears on line 5`},
-		"bad maximum": {"username,score,maximum\nalice,1,0\n", `maximum "0" is not a positive number`},
+		"bad maximum":  {"username,score,maximum\nalice,1,0\n", `maximum "0" is not a positive number`},
 		"broken quote": {"username,score\nalice,\"1\n", "not valid CSV"},
 	} {
 		_, err := grade.ParseCSV(strings.NewReader(tc.in), users)
