@@ -65,6 +65,8 @@ type Server struct {
 	DefaultURL    string
 	CompatVersion string
 	SiteSharedVol string
+
+	Grades GradeSettings
 }
 
 // DeclareServer declares the settings of c that only a running hub needs;
@@ -129,6 +131,8 @@ func DeclareServer(s *Set, c *Server) {
 		Usage: "JupyterHub version Labhub reports to jupyterhub-singleuser (PEP 440)."})
 	s.String(&c.SiteSharedVol, Setting{Flag: "site-shared-volume", Env: []string{"LABHUB_SITE_SHARED_VOLUME"}, Group: g,
 		Usage: "Named volume of the old deployment's site-wide shared folder, mounted read-only at <notebook-dir>/site-shared; empty for none."})
+
+	declareGrades(s, &c.Grades)
 }
 
 // Validate checks the settings and fills derived values.
@@ -174,6 +178,9 @@ func (c *Server) Validate() error {
 	}
 	if c.NotebookDir == "" || !strings.HasPrefix(c.NotebookDir, "/") {
 		return fmt.Errorf("notebook directory %q must be an absolute path", c.NotebookDir)
+	}
+	if err := c.Grades.validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -89,6 +89,7 @@ type harness struct {
 	handler  http.Handler
 	clientID string
 	key      string
+	srv      *web.Server
 	secret   string
 	now      time.Time
 	clock    sync.Mutex
@@ -103,7 +104,7 @@ func (h *harness) Now() time.Time {
 	return h.now
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB, tune ...func(*harness, *web.Options)) *harness {
 	h := &harness{t: t, docker: &fakeDocker{}, clientID: lms.NewClientID(), key: "moodle-key", secret: "s3cret"}
 	h.db = testutil.SQLite(t)
 	ctx := context.Background()
@@ -142,15 +143,20 @@ func newHarness(t testing.TB) *harness {
 		NotebookDir: "/home/jovyan", Logger: quiet})
 	t.Cleanup(mgr.Wait)
 	nonces := registry.NewNonces(h.db, h.Now)
-	srv, err := web.New(web.Options{
+	o := web.Options{
 		PublicURL: public, CompatVersion: "5.3.0", Version: "test", CookieKey: keys.Derive("cookie", 32),
 		DB: h.db, Auth: a, Registry: reg, Courses: course.NewService(h.db, nil), Manager: mgr, Keys: tk,
 		LTI11: &lti.LTI11Verifier{Secrets: reg.Secret, Nonces: nonces, Now: h.Now},
 		LTI13: &lti.LTI13Verifier{Keys: &lti.KeySetCache{}, Lookup: reg.Platform, Nonces: nonces, Now: h.Now},
 		State: &lti.StateCodec{Key: keys.Derive("lti-state", 32), Now: h.Now},
 		Proxy: proxy.New(proxy.Options{Table: table, Prefix: "/"}), Logger: quiet,
-	})
+	}
+	for _, f := range tune {
+		f(h, &o)
+	}
+	srv, err := web.New(o)
 	require.NoError(t, err)
+	h.srv = srv
 	h.handler = srv.Handler()
 	h.hub.Config.Handler = h.handler
 	return h

@@ -26,6 +26,8 @@ import (
 
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/course"
+	"github.com/labhub/labhub/grade"
+	"github.com/labhub/labhub/handin"
 	"github.com/labhub/labhub/lti"
 	"github.com/labhub/labhub/registry"
 	"github.com/labhub/labhub/store"
@@ -54,6 +56,11 @@ type Options struct {
 	LTI11    *lti.LTI11Verifier
 	LTI13    *lti.LTI13Verifier
 	State    *lti.StateCodec
+
+	// Grades and Handins serve the grading and hand-in pages and API; nil
+	// leaves them out.
+	Grades  *grade.Service
+	Handins *handin.Service
 
 	// Proxy serves <base>user/...
 	Proxy http.Handler
@@ -158,6 +165,8 @@ func (s *Server) routes() {
 	g.POST("/hub/stop/:user/:server", s.stopServer)
 	g.GET("/hub/user/:user/:server", s.userFallback)
 	g.GET("/hub/user/:user/:server/*rest", s.userFallback)
+
+	s.gradingRoutes()
 
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	g.GET("/readyz", s.readyz)

@@ -150,6 +150,8 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		},
 	}
 	opts.LTI11.Roles = opts.LTI13.Roles
+	grades, handins := newGrading(cfg, db, reg, tk, docker, instance, log)
+	opts.Grades, opts.Handins = grades, handins
 	if demo {
 		h, err := setupDemo(ctx, cfg, reg)
 		if err != nil {
@@ -178,6 +180,8 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); mgr.Run(bg, time.Minute) }()
 	go func() { defer wg.Done(); sweep(bg, authn, nonces, log) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); grades.Run(bg) }()
 
 	public := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second}
 	internal := &http.Server{Addr: net.JoinHostPort(bindIP, strconv.Itoa(cfg.HubPort)), Handler: srv.APIHandler(),
