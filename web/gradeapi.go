@@ -36,11 +36,11 @@ type apiAccess struct {
 func (a *apiAccess) teacher() bool { return course.IsTeacher(a.Role) || a.User.Admin }
 
 // apiCourse authenticates the caller and loads the course of the path.
-// scope is the API scope the call needs. A server's own token (the
+// A personal token with scopes needs one of scopes. A server's own token (the
 // JUPYTERHUB_API_TOKEN of a notebook) only reaches hand-ins and activities
 // of its own course. Callers who are not members of the course get the 404
 // of a course that does not exist.
-func (s *Server) apiCourse(c *gin.Context, scope string) (*apiAccess, bool) {
+func (s *Server) apiCourse(c *gin.Context, scopes ...string) (*apiAccess, bool) {
 	t, u, ok := s.apiCaller(c)
 	if !ok {
 		return nil, false
@@ -67,14 +67,16 @@ func (s *Server) apiCourse(c *gin.Context, scope string) (*apiAccess, bool) {
 	switch t.Kind {
 	case store.TokenServer:
 		var srv store.Server
-		if t.ServerID == nil || scope != ScopeHandins ||
+		if t.ServerID == nil || !slices.Contains(scopes, ScopeHandins) ||
 			db.First(&srv, *t.ServerID).Error != nil || srv.CourseID != a.Course.ID {
 			apiError(c, http.StatusForbidden, "a server's token may only hand in to its own course")
 			return nil, false
 		}
 	case store.TokenAPI:
-		if sc := auth.Scopes(t); len(sc) > 0 && !slices.Contains(sc, scope) {
-			apiError(c, http.StatusForbidden, "this token lacks the "+scope+" scope")
+		if sc := auth.Scopes(t); len(sc) > 0 && !slices.ContainsFunc(scopes, func(want string) bool {
+			return slices.Contains(sc, want)
+		}) {
+			apiError(c, http.StatusForbidden, "this token lacks the "+scopes[0]+" scope")
 			return nil, false
 		}
 	default:
@@ -108,7 +110,7 @@ func isoOrNil(t *time.Time) any {
 
 // apiActivities lists the course's activities with their hand-in settings.
 func (s *Server) apiActivities(c *gin.Context) {
-	a, ok := s.apiCourse(c, ScopeHandins)
+	a, ok := s.apiCourse(c, ScopeHandins, ScopeGrades)
 	if !ok {
 		return
 	}

@@ -364,6 +364,8 @@ func TestGradesAPI(t *testing.T) {
 		"unknown activity":            {teacherTok, "GET", fmt.Sprintf("/api/courses/%s/activities/999/grades", g.slug), http.StatusNotFound},
 		"student lists activities":    {g.apiToken(t, "student1"), "GET", "/api/courses/" + g.slug + "/activities", http.StatusOK},
 		"server token, activities":    {g.serverTokenOf(t, "student1"), "GET", "/api/courses/" + g.slug + "/activities", http.StatusOK},
+		"grades scope, activities":    {g.apiToken(t, "teacher1", web.ScopeGrades), "GET", "/api/courses/" + g.slug + "/activities", http.StatusOK},
+		"other scope, activities":     {g.apiToken(t, "teacher1", "users"), "GET", "/api/courses/" + g.slug + "/activities", http.StatusForbidden},
 		"student retries":             {g.apiToken(t, "student1"), "POST", base + "/grades/retry", http.StatusForbidden},
 		"teacher retries all at once": {teacherTok, "POST", base + "/grades/retry", http.StatusOK},
 	} {
