@@ -72,14 +72,9 @@ func (f *failure) Unwrap() error { return f.err }
 
 // send makes one delivery attempt of grade g and returns the target used.
 func (s *Service) send(ctx context.Context, d *store.GradeDelivery, g store.Grade) (string, error) {
-	db := s.db.WithContext(ctx)
-	var act store.Activity
-	if err := db.First(&act, g.ActivityID).Error; err != nil {
-		return "", fmt.Errorf("load activity: %w", err)
-	}
-	var c store.Course
-	if err := db.First(&c, act.CourseID).Error; err != nil {
-		return "", fmt.Errorf("load course: %w", err)
+	act, c, err := s.activityOf(ctx, g.ActivityID)
+	if err != nil {
+		return "", err
 	}
 	kind, id, _ := strings.Cut(c.Provider, ":")
 	switch kind {
@@ -93,9 +88,68 @@ func (s *Service) send(ctx context.Context, d *store.GradeDelivery, g store.Grad
 	}
 }
 
+// cacheTTL is how long the worker reuses what it read about an activity,
+// its course and its platform: the grades of one activity go out together,
+// and a launch that changes them is picked up soon after.
+const cacheTTL = 10 * time.Second
+
+type cachedActivity struct {
+	act  store.Activity
+	c    store.Course
+	read time.Time
+}
+
+type cachedPlatform struct {
+	p    lti.Platform
+	read time.Time
+}
+
+// activityOf returns an activity and its course, from the cache when fresh.
+func (s *Service) activityOf(ctx context.Context, id uint) (store.Activity, store.Course, error) {
+	now := time.Now()
+	s.mu.Lock()
+	if e, ok := s.activities[id]; ok && now.Sub(e.read) < cacheTTL {
+		s.mu.Unlock()
+		return e.act, e.c, nil
+	}
+	s.mu.Unlock()
+	db := s.db.WithContext(context.WithoutCancel(ctx))
+	var act store.Activity
+	if err := db.First(&act, id).Error; err != nil {
+		return act, store.Course{}, fmt.Errorf("load activity: %w", err)
+	}
+	var c store.Course
+	if err := db.First(&c, act.CourseID).Error; err != nil {
+		return act, c, fmt.Errorf("load course: %w", err)
+	}
+	s.mu.Lock()
+	s.activities[id] = cachedActivity{act: act, c: c, read: now}
+	s.mu.Unlock()
+	return act, c, nil
+}
+
+// platform returns a registration, from the cache when fresh.
+func (s *Service) platform(ctx context.Context, id string) (lti.Platform, error) {
+	now := time.Now()
+	s.mu.Lock()
+	if e, ok := s.platforms[id]; ok && now.Sub(e.read) < cacheTTL {
+		s.mu.Unlock()
+		return e.p, nil
+	}
+	s.mu.Unlock()
+	p, err := s.opts.Platforms.PlatformByID(context.WithoutCancel(ctx), id)
+	if err != nil {
+		return p, err
+	}
+	s.mu.Lock()
+	s.platforms[id] = cachedPlatform{p: p, read: now}
+	s.mu.Unlock()
+	return p, nil
+}
+
 // sendAGS posts g as an AGS score.
 func (s *Service) sendAGS(ctx context.Context, g store.Grade, act store.Activity, c store.Course, platformID string) error {
-	p, err := s.opts.Platforms.PlatformByID(ctx, platformID)
+	p, err := s.platform(ctx, platformID)
 	if errors.Is(err, lti.ErrUnknownPlatform) {
 		return &failure{code: CodeNoRegistration, permanent: true,
 			msg: "The LMS registration of this course is gone. An administrator must register the platform again."}
@@ -138,7 +192,7 @@ func (s *Service) sendAGS(ctx context.Context, g store.Grade, act store.Activity
 // from their launch of the activity, else from any launch of the course's
 // platform.
 func (s *Service) subject(ctx context.Context, g store.Grade, act store.Activity, c store.Course) (string, error) {
-	db := s.db.WithContext(ctx)
+	db := s.db.WithContext(context.WithoutCancel(ctx))
 	var link store.GradeLink
 	err := db.Where("activity_id = ? AND user_id = ?", act.ID, g.UserID).First(&link).Error
 	if err == nil && link.Subject != "" {
@@ -217,7 +271,7 @@ func (s *Service) lineItem(ctx context.Context, p lti.Platform, act store.Activi
 	now := s.opts.Now().UTC()
 	row := store.Assignment{ActivityID: act.ID, ScoreMaximum: a.ScoreMaximum, LineItemURL: item,
 		CreatedAt: now, UpdatedAt: now}
-	err = s.db.WithContext(ctx).Clauses(clause.OnConflict{
+	err = s.db.WithContext(context.WithoutCancel(ctx)).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "activity_id"}},
 		DoUpdates: clause.Assignments(map[string]any{"line_item_url": item, "updated_at": now}),
 	}).Create(&row).Error
@@ -260,7 +314,7 @@ func classifyAdvantage(err error) error {
 // first checked with readResult, so the platform records it once.
 func (s *Service) sendOutcome(ctx context.Context, d *store.GradeDelivery, g store.Grade, act store.Activity,
 	consumerID string) error {
-	db := s.db.WithContext(ctx)
+	db := s.db.WithContext(context.WithoutCancel(ctx))
 	var cons store.Consumer
 	err := db.Where("id = ?", consumerID).First(&cons).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {

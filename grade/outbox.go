@@ -27,7 +27,9 @@ func (s *Service) Run(ctx context.Context) {
 		var due []uint
 		if free > 0 {
 			var err error
-			due, err = s.due(ctx, free)
+			// Database work is not cut off by shutdown halfway; the loop
+			// ends at the select below.
+			due, err = s.due(context.WithoutCancel(ctx), free)
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("failed to read grade outbox", "error", err)
 			}
@@ -132,7 +134,7 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 
 // deliverOne makes one attempt at a delivery and records how it went.
 func (s *Service) deliverOne(ctx context.Context, id uint) {
-	db := s.db.WithContext(ctx)
+	db := s.db.WithContext(context.WithoutCancel(ctx))
 	var d store.GradeDelivery
 	if err := db.First(&d, id).Error; err != nil {
 		if !errors.Is(err, gorm.ErrRecordNotFound) && ctx.Err() == nil {
@@ -195,19 +197,19 @@ func (s *Service) jitter() float64 {
 // it was sent, the newer version stays due.
 func (s *Service) recordDelivered(d *store.GradeDelivery, target string, log *slog.Logger) {
 	now := s.opts.Now().UTC()
-	ctx := context.Background()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&store.GradeDelivery{}).Where("id = ? AND version = ?", d.ID, d.Version).
-			Updates(map[string]any{"state": store.DeliveryDelivered, "delivered_version": d.Version,
-				"delivered_at": now, "attempts": 0, "code": "", "last_error": "", "sending_version": 0,
-				"target": target, "updated_at": now})
-		if res.Error != nil || res.RowsAffected == 1 {
-			return res.Error
-		}
-		return tx.Model(&store.GradeDelivery{}).Where("id = ? AND delivered_version < ?", d.ID, d.Version).
+	db := s.db.WithContext(context.Background())
+	res := db.Model(&store.GradeDelivery{}).Where("id = ? AND version = ?", d.ID, d.Version).
+		Updates(map[string]any{"state": store.DeliveryDelivered, "delivered_version": d.Version,
+			"delivered_at": now, "attempts": 0, "code": "", "last_error": "", "sending_version": 0,
+			"target": target, "updated_at": now})
+	err := res.Error
+	if err == nil && res.RowsAffected == 0 {
+		// A newer version is queued: record what the platform has, and
+		// leave the newer one due.
+		err = db.Model(&store.GradeDelivery{}).Where("id = ? AND delivered_version < ?", d.ID, d.Version).
 			Updates(map[string]any{"delivered_version": d.Version, "delivered_at": now, "target": target,
 				"updated_at": now}).Error
-	})
+	}
 	if err != nil {
 		// The platform has the grade; the next attempt finds that out
 		// (409, or the LTI 1.1 read) and records it then.

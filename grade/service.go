@@ -67,11 +67,13 @@ type Service struct {
 	log  *slog.Logger
 	kick chan struct{}
 
-	// mu protects inflight and itemLocks.
+	// mu protects the fields below.
 	mu       sync.Mutex
 	inflight map[uint]bool
 	// itemLocks serialises creating the line item of an activity.
-	itemLocks map[uint]*sync.Mutex
+	itemLocks  map[uint]*sync.Mutex
+	activities map[uint]cachedActivity
+	platforms  map[string]cachedPlatform
 }
 
 // New returns a Service on db.
@@ -101,7 +103,8 @@ func New(db *store.DB, opts Options) *Service {
 		opts.Logger = slog.Default()
 	}
 	return &Service{db: db, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1),
-		inflight: map[uint]bool{}, itemLocks: map[uint]*sync.Mutex{}}
+		inflight: map[uint]bool{}, itemLocks: map[uint]*sync.Mutex{}, activities: map[uint]cachedActivity{},
+		platforms: map[string]cachedPlatform{}}
 }
 
 // InputError is a grade that cannot be accepted; its message is meant for
