@@ -17,6 +17,9 @@ import (
 // Run delivers queued grades until ctx ends, then waits for the deliveries
 // under way. Call it once per database: two workers would send the same
 // grade twice.
+//
+// TODO: deliveries are claimed in memory only; running several hubs on one
+// database needs a claim (a lease) in the database first.
 func (s *Service) Run(ctx context.Context) {
 	sem := make(chan struct{}, s.opts.Concurrency)
 	freed := make(chan struct{}, 1)

@@ -162,6 +162,9 @@ func (s *Service) HandIn(ctx context.Context, r Request) (*store.Handin, error) 
 		tmp.Close()
 		os.Remove(tmp.Name())
 	}()
+	// TODO: a crash of the hub between here and the end of WriteTar leaves
+	// the row in state copying (never listed) and perhaps part of the files
+	// in the volume; nothing removes them yet.
 	h, err := s.reserve(ctx, r, a, paths, now)
 	if err != nil {
 		return nil, err

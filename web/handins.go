@@ -215,6 +215,8 @@ func (s *Server) handinFile(c *gin.Context) {
 
 // handinForm is a student's page of an activity: the due date, a form to
 // hand in, and their earlier hand-ins.
+//
+// TODO: a file browser of the home folder; students type the paths.
 func (s *Server) handinForm(c *gin.Context) {
 	acc, ok := s.requireMember(c)
 	if !ok {
