@@ -519,3 +519,21 @@ func TestRoster(t *testing.T) {
 	require.Equal(t, "teacher1", rows[2].User.Name)
 	require.Equal(t, store.RoleInstructor, rows[2].Role)
 }
+
+// A comment that comes back from a form with CRLF line ends and spaces
+// around it is the same comment: the grade does not change.
+func TestCommentRoundTrip(t *testing.T) {
+	e := newEnv(t, testutil.SQLite(t), nil)
+	s := e.launch13(student(1), course101, lab1)
+	ctx := context.Background()
+	set := func(comment string) grade.Change {
+		ch, err := e.svc.Set(ctx, s.Activity.ID, []grade.Entry{{UserID: s.User.ID, Score: ptr(1), Maximum: 2,
+			Comment: comment}}, "page", "t")
+		require.NoError(t, err)
+		return ch[0]
+	}
+	require.True(t, set("Good.\nSee line 3.").Changed)
+	require.False(t, set("Good.\r\nSee line 3.\r\n").Changed)
+	require.False(t, set("  Good.\nSee line 3.").Changed)
+	require.True(t, set("Good.").Changed)
+}

@@ -151,6 +151,9 @@ func (s *Service) Set(ctx context.Context, activityID uint, entries []Entry, sou
 	seen := map[uint]bool{}
 	for i := range entries {
 		e := &entries[i]
+		// Comments come back from forms with CRLF line ends; one form keeps
+		// a grade unchanged when it is.
+		e.Comment = strings.TrimSpace(strings.ReplaceAll(e.Comment, "\r\n", "\n"))
 		if e.Maximum == 0 {
 			e.Maximum = a.ScoreMaximum
 		}

@@ -93,7 +93,11 @@ func New(db *store.DB, opts Options) *Service {
 
 // Error is a hand-in that cannot be taken; its message is meant for the
 // student.
-type Error struct{ Msg string }
+type Error struct {
+	Msg string
+	// Closed reports that the activity no longer takes hand-ins.
+	Closed bool
+}
 
 func (e *Error) Error() string { return e.Msg }
 
@@ -139,8 +143,8 @@ func (s *Service) HandIn(ctx context.Context, r Request) (*store.Handin, error) 
 	}
 	now := s.opts.Now().UTC()
 	if Locked(a, now) {
-		return nil, &Error{fmt.Sprintf("Hand-ins for this activity closed at %s.",
-			a.DueAt.UTC().Format("2006-01-02 15:04 UTC"))}
+		return nil, &Error{Msg: fmt.Sprintf("Hand-ins for this activity closed at %s.",
+			a.DueAt.UTC().Format("2006-01-02 15:04 UTC")), Closed: true}
 	}
 	home := spawner.HomeVolumeName(r.User.Name, r.Course.Slug)
 	labels := map[string]string{course.LabelInstance: s.opts.Instance, course.LabelUser: r.User.Name,
@@ -208,24 +212,24 @@ func (s *Service) cleanPaths(in []string) ([]string, error) {
 				rel, ok = ".", true
 			}
 			if !ok {
-				return nil, &Error{fmt.Sprintf("%s is not in your home folder (%s).", p, s.opts.NotebookDir)}
+				return nil, &Error{Msg: fmt.Sprintf("%s is not in your home folder (%s).", p, s.opts.NotebookDir)}
 			}
 			p = rel
 		}
 		p = path.Clean(p)
 		if p == "." || p == ".." || strings.HasPrefix(p, "../") {
-			return nil, &Error{fmt.Sprintf("%s is not a file or folder inside your home folder.", p)}
+			return nil, &Error{Msg: fmt.Sprintf("%s is not a file or folder inside your home folder.", p)}
 		}
 		if strings.ContainsAny(p, "\x00\n\r") {
-			return nil, &Error{"A path contains characters a file name cannot have."}
+			return nil, &Error{Msg: "A path contains characters a file name cannot have."}
 		}
 		out = append(out, p)
 	}
 	if len(out) == 0 {
-		return nil, &Error{"Choose at least one file or folder to hand in."}
+		return nil, &Error{Msg: "Choose at least one file or folder to hand in."}
 	}
 	if len(out) > maxPaths {
-		return nil, &Error{fmt.Sprintf("Hand in at most %d files or folders at once; hand in the folder that holds them.", maxPaths)}
+		return nil, &Error{Msg: fmt.Sprintf("Hand in at most %d files or folders at once; hand in the folder that holds them.", maxPaths)}
 	}
 	slices.Sort(out)
 	out = slices.Compact(out)
@@ -332,7 +336,7 @@ func (s *Service) collect(ctx context.Context, home, prefix string, paths []stri
 		}
 		rc, err := s.opts.Files.ReadTar(ctx, s.opts.Image, mounts, homeMount+"/"+p)
 		if errors.Is(err, spawner.ErrNotFound) {
-			return 0, 0, &Error{fmt.Sprintf("There is no %s in your home folder.", p)}
+			return 0, 0, &Error{Msg: fmt.Sprintf("There is no %s in your home folder.", p)}
 		}
 		if err != nil {
 			return 0, 0, fmt.Errorf("read %s: %w", p, err)
@@ -345,7 +349,7 @@ func (s *Service) collect(ctx context.Context, home, prefix string, paths []stri
 		files, size = n, b
 	}
 	if files == 0 {
-		return 0, 0, &Error{"There are no files in what you chose."}
+		return 0, 0, &Error{Msg: "There are no files in what you chose."}
 	}
 	if err := tw.Close(); err != nil {
 		return 0, 0, fmt.Errorf("write archive: %w", err)
@@ -388,10 +392,10 @@ func (s *Service) copyEntries(in *tar.Reader, tw *tar.Writer, prefix, parent str
 			files++
 			size += h.Size
 			if files > s.opts.MaxFiles {
-				return 0, 0, &Error{fmt.Sprintf("A hand-in may hold at most %d files.", s.opts.MaxFiles)}
+				return 0, 0, &Error{Msg: fmt.Sprintf("A hand-in may hold at most %d files.", s.opts.MaxFiles)}
 			}
 			if size > s.opts.MaxBytes {
-				return 0, 0, &Error{fmt.Sprintf("A hand-in may hold at most %s.", formatBytes(s.opts.MaxBytes))}
+				return 0, 0, &Error{Msg: fmt.Sprintf("A hand-in may hold at most %s.", formatBytes(s.opts.MaxBytes))}
 			}
 			err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: full, Size: h.Size, Mode: 0o444,
 				ModTime: h.ModTime, Format: tar.FormatPAX})

@@ -273,6 +273,7 @@ func TestDueDateLocks(t *testing.T) {
 	var he *handin.Error
 	require.ErrorAs(t, err, &he)
 	require.Equal(t, "Hand-ins for this activity closed at 2026-03-01 11:00 UTC.", he.Msg)
+	require.True(t, he.Closed)
 
 	// Without the lock a due date only informs.
 	require.NoError(t, e.db.Model(&store.Assignment{}).Where("id = ?", a.ID).Update("lock_at_due", false).Error)

@@ -374,8 +374,7 @@ func (s *Server) apiHandIn(c *gin.Context) {
 	var he *handin.Error
 	if errors.As(err, &he) {
 		status := http.StatusBadRequest
-		as, aerr := s.Grades.Assignment(c.Request.Context(), act.ID)
-		if aerr == nil && handin.Locked(as, time.Now()) {
+		if he.Closed {
 			status = http.StatusForbidden
 		}
 		apiError(c, status, he.Msg)
