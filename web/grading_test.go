@@ -221,7 +221,7 @@ func TestGradingForm(t *testing.T) {
 	_, body = page(t, teacher, grades)
 	require.Contains(t, body, `data-state="failed"`)
 	require.Contains(t, body, "The LMS does not take a grade for this person.")
-	require.Contains(t, body, "Retry student1")
+	require.Contains(t, body, `aria-label="Retry student1"`)
 	status, loc, _ = postForm(t, teacher, g.hub.URL+g.path(t, "/grades/retry"), url.Values{"_csrf": {csrf}, "user": {"student1"}})
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, g.path(t, "/grades?retried=1"), loc)
