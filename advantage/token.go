@@ -44,8 +44,11 @@ type Error struct {
 	// Permanent reports whether repeating the call cannot help until
 	// someone changes a registration (wrong client id, key or scope).
 	Permanent bool
-	Detail    string
-	Err       error
+	// RetryAfter is how long the platform asked callers to wait, 0 when
+	// it did not say.
+	RetryAfter time.Duration
+	Detail     string
+	Err        error
 }
 
 func (e *Error) Error() string {
@@ -180,6 +183,19 @@ func (t *Tokens) Forget(p lti.Platform, scopes []string) {
 	if c := t.cache[key(p, scopes)]; c != nil && c.done == nil {
 		delete(t.cache, key(p, scopes))
 	}
+}
+
+// Renew returns a token for p and scopes other than bad, which a service
+// refused: the cached token is dropped if it is still bad, and concurrent
+// callers renewing the same token share one request for its successor.
+func (t *Tokens) Renew(ctx context.Context, p lti.Platform, scopes []string, bad string) (string, error) {
+	k := key(p, scopes)
+	t.mu.Lock()
+	if c := t.cache[k]; c != nil && c.done == nil && c.token == bad {
+		delete(t.cache, k)
+	}
+	t.mu.Unlock()
+	return t.Token(ctx, p, scopes)
 }
 
 // fetch sends one token request.

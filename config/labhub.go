@@ -68,6 +68,7 @@ type Server struct {
 
 	Accounts AccountSettings
 	LMS      LMSSettings
+	Grades GradeSettings
 }
 
 // DeclareServer declares the settings of c that only a running hub needs;
@@ -135,6 +136,7 @@ func DeclareServer(s *Set, c *Server) {
 
 	declareAccounts(s, &c.Accounts)
 	declareLMS(s, &c.LMS)
+	declareGrades(s, &c.Grades)
 }
 
 // Validate checks the settings and fills derived values.
@@ -180,6 +182,9 @@ func (c *Server) Validate() error {
 	}
 	if c.NotebookDir == "" || !strings.HasPrefix(c.NotebookDir, "/") {
 		return fmt.Errorf("notebook directory %q must be an absolute path", c.NotebookDir)
+	}
+	if err := c.Grades.validate(); err != nil {
+		return err
 	}
 	return c.Accounts.validate()
 }

@@ -229,6 +229,7 @@ func TestStartBuildsTheContainer(t *testing.T) {
 		"JUPYTERHUB_BASE_URL":            "/",
 		"JUPYTERHUB_OAUTH_ACCESS_SCOPES": `["access:servers!server=alice/lab","access:servers!user=alice"]`,
 		"JUPYTERHUB_PUBLIC_URL":          "https://hub.example/user/alice/lab/",
+		"LABHUB_API_URL":                 "http://10.0.0.1:8081/api/",
 	} {
 		require.Equal(t, want, env[k], k)
 	}
@@ -243,6 +244,9 @@ func TestStartBuildsTheContainer(t *testing.T) {
 	_, final = f.start(t, store.RoleInstructor)
 	require.True(t, final.Ready)
 	require.False(t, f.engine.specs[1].Mounts[1].ReadOnly)
+	// and sees the course's hand-ins, read-only.
+	require.Contains(t, f.engine.specs[1].Mounts, spawner.Mount{Volume: spawner.HandinVolumeName("lab"),
+		Target: "/home/jovyan/handins", ReadOnly: true})
 }
 
 func TestRoleChangeRestarts(t *testing.T) {

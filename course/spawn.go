@@ -109,6 +109,13 @@ func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store
 	if _, err := m.docker.EnsureVolume(ctx, shared, courseLabels, m.opts.VolumeOwner, image); err != nil {
 		return fmt.Errorf("prepare course volume: %w", err)
 	}
+	if IsTeacher(role) {
+		// Hand-ins belong to root and are read-only even to the instructor.
+		handins := spawner.HandinVolumeName(c.Slug)
+		if _, err := m.docker.EnsureVolume(ctx, handins, courseLabels, "", image); err != nil {
+			return fmt.Errorf("prepare hand-in volume: %w", err)
+		}
+	}
 
 	token, err := m.credentials(ctx, srv, u, role, image)
 	if err != nil {
@@ -236,6 +243,10 @@ func (m *Manager) spec(srv *store.Server, u store.User, c store.Course, role, im
 		{Volume: home, Target: m.opts.NotebookDir},
 		{Volume: shared, Target: path.Join(m.opts.NotebookDir, "shared"), ReadOnly: !IsTeacher(role)},
 	}
+	if IsTeacher(role) {
+		mounts = append(mounts, spawner.Mount{Volume: spawner.HandinVolumeName(c.Slug),
+			Target: path.Join(m.opts.NotebookDir, "handins"), ReadOnly: true})
+	}
 	if m.opts.SiteSharedVolume != "" {
 		mounts = append(mounts, spawner.Mount{Volume: m.opts.SiteSharedVolume,
 			Target: path.Join(m.opts.NotebookDir, "site-shared"), ReadOnly: true})
@@ -284,6 +295,8 @@ func (m *Manager) env(user, server, image, token string) map[string]string {
 		"JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED":  "0",
 		"JUPYTER_IMAGE_SPEC":                     image,
 		"JUPYTER_IMAGE":                          image,
+		// Labhub's own API (hand-ins), reached like the hub API.
+		"LABHUB_API_URL": strings.TrimSuffix(m.opts.HubAPIURL, "hub/api") + "api/",
 	}
 	if m.opts.DefaultURL != "" {
 		env["JUPYTERHUB_DEFAULT_URL"] = m.opts.DefaultURL

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type lineItem struct {
 	coupled    bool
 	grades     map[string]*grade // by user id
 	userOrder  []string          // first-graded order, for stable results
+	history    map[string][]GradeEvent
 }
 
 // grade is one user's entry in a column. score is nil when the grade was
@@ -53,6 +55,42 @@ func (li *lineItem) setGradeLocked(userID string, score *float64, rawMax float64
 		score: score, rawMax: rawMax, comment: comment,
 		modified: modified.Truncate(time.Second),
 	}
+	if li.history == nil {
+		li.history = map[string][]GradeEvent{}
+	}
+	ev := GradeEvent{Timestamp: modified.Truncate(time.Second), Comment: comment}
+	if score != nil {
+		v := *score
+		ev.Score = &v
+	}
+	li.history[userID] = append(li.history[userID], ev)
+}
+
+// GradeEvent is one accepted change of a grade, as Moodle's grade history
+// (grade_grades_history) records it.
+type GradeEvent struct {
+	// Score is on the line item's scale, nil for a cleared grade.
+	Score     *float64
+	Timestamp time.Time
+	Comment   string
+}
+
+// GradeHistory returns every change the platform accepted for userID in a
+// line item (its URL or id), oldest first. Refused requests leave no trace,
+// so a tool that resends a score the platform already has shows up here
+// only if the platform took it twice.
+func (p *Platform) GradeHistory(lineItemURLorID, userID string) []GradeEvent {
+	id, err := lineItemIDOf(lineItemURLorID)
+	if err != nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	li := p.items[id]
+	if li == nil {
+		return nil
+	}
+	return slices.Clone(li.history[userID])
 }
 
 // Grade returns the grade of userID in a line item, given as its URL (with

@@ -50,6 +50,9 @@ func (f outcomeFailure) Error() string { return string(f) }
 // base64 SHA-1 of the raw body and whose HMAC-SHA1 signature verifies with
 // the consumer's secret; form-encoded bodies are refused.
 func (p *Platform) handleOutcomes(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.outcomeReq++
+	p.mu.Unlock()
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxServiceBody))
 	if err != nil {
 		writePOX(w, "failure", "request body could not be read", "", "")

@@ -106,6 +106,7 @@ type Platform struct {
 	tokenReqs  int
 	scoreReqs  int
 	certsReqs  int
+	outcomeReq int
 
 	tokenIssuer          string
 	loginDeploymentParam string
@@ -276,6 +277,22 @@ func (p *Platform) ScoreRequests() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.scoreReqs
+}
+
+// OutcomeRequests returns how many requests reached the LTI 1.1 outcomes
+// endpoint.
+func (p *Platform) OutcomeRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.outcomeReq
+}
+
+// ForgetTokens drops every access token the platform issued, as a Moodle
+// whose token table was emptied: services answer 401 to them.
+func (p *Platform) ForgetTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.tokens)
 }
 
 // Handler returns the platform's HTTP handler. It serves paths under the

@@ -29,6 +29,7 @@ var all = []Migration{
 	{1, "initial schema", v1InitialSchema},
 	{2, "activity image and start path", v2ActivityChoice},
 	{3, "lti advantage: frame origins, deployment policy, key rotation, registration invites", v3LTIAdvantage},
+	{4, "hand-ins and grades", v4HandinsAndGrades},
 	{5, "native accounts and login throttle", v5FallbackLogins},
 }
 

@@ -26,7 +26,8 @@ func TestSchemaMatchesModels(t *testing.T) {
 				&store.Enrollment{}, &store.Activity{}, &store.GradeLink{}, &store.Server{}, &store.Token{},
 				&store.OAuthClient{}, &store.OAuthCode{}, &store.Session{}, &store.Setting{},
 				&store.NativeAccount{}, &store.LoginThrottle{},
-				&store.RegistrationInvite{}} {
+				&store.RegistrationInvite{},
+				&store.Assignment{}, &store.Handin{}, &store.Grade{}, &store.GradeDelivery{}} {
 				require.True(t, m.HasTable(model), "%T has no table", model)
 				stmt := &gorm.Statement{DB: db.DB}
 				require.NoError(t, stmt.Parse(model))

@@ -54,6 +54,9 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 			return nil, fmt.Errorf("open postgresql: %w", err)
 		}
 		sqlDB.SetMaxOpenConns(20)
+		// Keep what was opened: a new connection costs a TLS handshake and
+		// a login (database/sql keeps only two by default).
+		sqlDB.SetMaxIdleConns(20)
 		if err := sqlDB.PingContext(ctx); err != nil {
 			return nil, fmt.Errorf("connect to postgresql: %w", err)
 		}
@@ -74,6 +77,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 	// SQLite has one writer at a time; a small pool with a busy timeout
 	// queues writers instead of failing them.
 	sqlDB.SetMaxOpenConns(8)
+	sqlDB.SetMaxIdleConns(8)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}

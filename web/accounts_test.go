@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -78,14 +77,15 @@ func newAccountsHub(t testing.TB, o account.Options, configure ...func(*web.Opti
 	}
 	o.Now = a.clock.Now
 	o.Logger = slog.New(slog.NewTextHandler(a.logs, nil))
-	a.harness = newHarness(t, append([]func(*web.Options){func(opts *web.Options) {
+	a.harness = newHarness(t, func(_ *harness, opts *web.Options) {
 		a.acc = account.New(opts.DB, keys, o)
 		opts.Accounts = a.acc
-	}}, configure...)...)
+		for _, f := range configure {
+			f(opts)
+		}
+	})
 	return a
 }
-
-var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
 // form GETs page and returns its CSRF token.
 func (h *harness) form(c *http.Client, page string) string {

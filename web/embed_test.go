@@ -202,12 +202,6 @@ func (h *harness) adminClient(admin bool) *http.Client {
 	return c
 }
 
-func csrfOf(t *testing.T, body string) string {
-	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(body)
-	require.NotNil(t, m)
-	return m[1]
-}
-
 // The admin console manages registrations by hand, creates dynamic
 // registration URLs and rotates the tool keys.
 func TestAdminConsole(t *testing.T) {

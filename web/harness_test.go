@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +102,7 @@ type harness struct {
 	handler  http.Handler
 	clientID string
 	key      string
+	srv      *web.Server
 	secret   string
 	now      time.Time
 	clock    sync.Mutex
@@ -138,14 +140,15 @@ type harnessOptions struct {
 	tokenAudience string
 	// keyCache, if set, is the verifier's keyset cache.
 	keyCache *lti.KeySetCache
-	// configure may change the hub's options before the server is built.
-	configure []func(*web.Options)
+	// tune may change the harness and the hub's options before the server
+	// is built.
+	tune []func(*harness, *web.Options)
 }
 
-// newHarness assembles the hub; configure may change its options before
-// the server is built.
-func newHarness(t testing.TB, configure ...func(*web.Options)) *harness {
-	return newHarnessWith(t, harnessOptions{configure: configure})
+// newHarness assembles the hub; tune may change the harness and the hub's
+// options before the server is built.
+func newHarness(t testing.TB, tune ...func(*harness, *web.Options)) *harness {
+	return newHarnessWith(t, harnessOptions{tune: tune})
 }
 
 func newHarnessWith(t testing.TB, o harnessOptions) *harness {
@@ -227,11 +230,12 @@ func newHarnessWith(t testing.TB, o harnessOptions) *harness {
 		Proxy: proxy.New(proxy.Options{Table: table, Prefix: "/"}), Logger: quiet,
 		Advantage: adv,
 	}
-	for _, f := range o.configure {
-		f(&opts)
+	for _, f := range o.tune {
+		f(h, &opts)
 	}
 	srv, err := web.New(opts)
 	require.NoError(t, err)
+	h.srv = srv
 	h.handler = srv.Handler()
 	h.hub.Config.Handler = h.handler
 	return h
@@ -279,4 +283,14 @@ func (h *harness) counts() map[string]int64 {
 		out[table] = n
 	}
 	return out
+}
+
+// csrfField finds the CSRF token of a page's form.
+var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// csrfOf returns the CSRF token of the first form in body.
+func csrfOf(t *testing.T, body string) string {
+	m := csrfField.FindStringSubmatch(body)
+	require.NotNil(t, m, "page has a form")
+	return m[1]
 }

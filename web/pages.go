@@ -114,7 +114,8 @@ func (s *Server) home(c *gin.Context) {
 			StopURL:    s.base + "hub/stop/" + course.PathEscape(u.Name) + "/" + course.PathEscape(r.Name)})
 	}
 	s.render(c, http.StatusOK, "home.html", map[string]any{"Title": "Home", "Base": s.base, "User": u.Name,
-		"Servers": list, "CSRF": s.csrfToken(sess), "Account": s.hasNativeAccount(c, u), "Admin": u.Admin && s.fallback()})
+		"Servers": list, "CSRF": s.csrfToken(sess), "Account": s.hasNativeAccount(c, u), "Admin": u.Admin && s.fallback(),
+		"Activities": s.homeActivities(c, u)})
 }
 
 // ownServer loads the server named in the path when it belongs to the

@@ -27,6 +27,8 @@ import (
 	"github.com/labhub/labhub/account"
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/course"
+	"github.com/labhub/labhub/grade"
+	"github.com/labhub/labhub/handin"
 	"github.com/labhub/labhub/lti"
 	"github.com/labhub/labhub/registry"
 	"github.com/labhub/labhub/store"
@@ -57,6 +59,11 @@ type Options struct {
 	State    *lti.StateCodec
 	// Accounts runs native accounts and LDAP logins; nil means LTI only.
 	Accounts *account.Service
+
+	// Grades and Handins serve the grading and hand-in pages and API; nil
+	// leaves them out.
+	Grades  *grade.Service
+	Handins *handin.Service
 
 	// Proxy serves <base>user/...
 	Proxy http.Handler
@@ -166,6 +173,8 @@ func (s *Server) routes() {
 	g.GET("/hub/user/:user/:server", s.userFallback)
 	g.GET("/hub/user/:user/:server/*rest", s.userFallback)
 	s.accountRoutes(g)
+
+	s.gradingRoutes()
 
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	g.GET("/readyz", s.readyz)

@@ -170,6 +170,8 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	}
 	opts.LTI11.Roles = opts.LTI13.Roles
 	opts.Accounts = accounts
+	grades, handins := newGrading(cfg, db, reg, tk, docker, instance, log)
+	opts.Grades, opts.Handins = grades, handins
 	if demo {
 		h, err := setupDemo(ctx, cfg, reg)
 		if err != nil {
@@ -202,6 +204,8 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	go func() { defer wg.Done(); sweep(bg, authn, nonces, tk, log) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); sweepAccounts(bg, accounts, log) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); grades.Run(bg) }()
 
 	public := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second}
 	internal := &http.Server{Addr: net.JoinHostPort(bindIP, strconv.Itoa(cfg.HubPort)), Handler: srv.APIHandler(),

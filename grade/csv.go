@@ -1,0 +1,179 @@
+package grade
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labhub/labhub/store"
+)
+
+// CSV columns. Export writes all of them; import reads username, score and,
+// when present, maximum and comment, and ignores the rest, so an exported
+// file can be edited and imported again.
+var csvHeader = []string{"username", "name", "email", "score", "maximum", "comment", "handed_in", "handins",
+	"status", "status_detail"}
+
+// ExportCSV writes the activity's roster with grades and delivery states.
+func (s *Service) ExportCSV(ctx context.Context, a store.Activity, w io.Writer) error {
+	rows, err := s.Roster(ctx, a)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	for _, r := range rows {
+		rec := []string{r.User.Name, r.User.DisplayName, r.User.Email, "", "", "", "", strconv.Itoa(r.Handins), "", ""}
+		if g := r.Grade; g != nil {
+			if g.Score != nil {
+				rec[3] = strconv.FormatFloat(*g.Score, 'f', -1, 64)
+			}
+			rec[4] = strconv.FormatFloat(g.Maximum, 'f', -1, 64)
+			rec[5] = g.Comment
+		}
+		if r.Handin != nil {
+			rec[6] = r.Handin.CreatedAt.UTC().Format(time.RFC3339)
+		}
+		st := Describe(r.Grade, r.Delivery)
+		rec[8], rec[9] = st.State, st.Detail
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
+}
+
+// maxImportRows bounds an imported file.
+const maxImportRows = 20000
+
+// ParseCSV reads grades from a CSV file with a header row naming at least
+// the columns username and score; maximum and comment are optional. An
+// empty score clears the person's grade. A semicolon-separated file (as
+// spreadsheets write in locales with a decimal comma) may use decimal
+// commas. users maps a username to its user id; a name missing from it is
+// an error. Every problem is reported, with its line, before anything is
+// written.
+func ParseCSV(r io.Reader, users map[string]uint) ([]Entry, error) {
+	br := bufio.NewReader(r)
+	first, err := br.Peek(4096)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, &InputError{"The file could not be read."}
+	}
+	line, _, _ := strings.Cut(strings.TrimPrefix(string(first), "\ufeff"), "\n")
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	semicolon := strings.Count(line, ";") > strings.Count(line, ",")
+	if semicolon {
+		cr.Comma = ';'
+	}
+	header, err := cr.Read()
+	if err != nil {
+		return nil, &InputError{"The file is empty or not a CSV file."}
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	}
+	iUser, okUser := col["username"]
+	iScore, okScore := col["score"]
+	if !okUser || !okScore {
+		return nil, &InputError{"The first line must name the columns, with at least username and score."}
+	}
+	iMax, hasMax := col["maximum"]
+	iComment, hasComment := col["comment"]
+	cell := func(rec []string, i int) string {
+		if i < len(rec) {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	var out []Entry
+	var problems []string
+	seen := map[string]int{}
+	for n := 2; ; n++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("line %d: not valid CSV", n))
+			break
+		}
+		if n > maxImportRows {
+			return nil, &InputError{fmt.Sprintf("The file has more than %d lines.", maxImportRows)}
+		}
+		name := strings.ToLower(cell(rec, iUser))
+		if name == "" {
+			if strings.TrimSpace(strings.Join(rec, "")) == "" {
+				continue // blank line
+			}
+			problems = append(problems, fmt.Sprintf("line %d: no username", n))
+			continue
+		}
+		uid, ok := users[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("line %d: %s is not in this course", n, name))
+			continue
+		}
+		if prev, dup := seen[name]; dup {
+			problems = append(problems, fmt.Sprintf("line %d: %s already appears on line %d", n, name, prev))
+			continue
+		}
+		seen[name] = n
+		e := Entry{UserID: uid}
+		if v := cell(rec, iScore); v != "" {
+			f, ok := parseNumber(v, semicolon)
+			if !ok {
+				problems = append(problems, fmt.Sprintf("line %d: score %q is not a number", n, v))
+				continue
+			}
+			e.Score = &f
+		}
+		if hasMax {
+			if v := cell(rec, iMax); v != "" {
+				f, ok := parseNumber(v, semicolon)
+				if !ok || f <= 0 {
+					problems = append(problems, fmt.Sprintf("line %d: maximum %q is not a positive number", n, v))
+					continue
+				}
+				e.Maximum = f
+			}
+		}
+		if hasComment {
+			e.Comment = cell(rec, iComment)
+		}
+		out = append(out, e)
+	}
+	if len(problems) > 0 {
+		if len(problems) > 10 {
+			problems = append(problems[:10], fmt.Sprintf("and %d more", len(problems)-10))
+		}
+		return nil, &InputError{"Nothing was imported: " + strings.Join(problems, "; ") + "."}
+	}
+	return out, nil
+}
+
+// parseNumber reads a decimal number; with decimalComma a comma may be
+// the decimal separator.
+func parseNumber(s string, decimalComma bool) (float64, bool) {
+	if decimalComma && !strings.Contains(s, ".") {
+		s = strings.Replace(s, ",", ".", 1)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false
+	}
+	return f, true
+}

@@ -1,0 +1,134 @@
+package grade_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/labhub/labhub/grade"
+	"github.com/labhub/labhub/internal/testutil"
+	"github.com/labhub/labhub/store"
+)
+
+// An exported roster, edited and imported again, changes exactly the
+// grades that were edited.
+func TestCSVRoundTrip(t *testing.T) {
+	e := newEnv(t, testutil.SQLite(t), nil)
+	ctx := context.Background()
+	a := e.launch13(student(1), course101, lab1)
+	b := e.launch13(student(2), course101, lab1)
+	e.launch13(student(3), course101, lab1)
+	e.set(a.Activity.ID, a.User.ID, 7, 10)
+	require.NoError(t, e.db.Model(&store.Grade{}).Where("user_id = ?", a.User.ID).
+		Update("comment", "Well done, \"really\"\nsecond line").Error)
+
+	var buf bytes.Buffer
+	require.NoError(t, e.svc.ExportCSV(ctx, a.Activity, &buf))
+	recs, err := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, []string{"username", "name", "email", "score", "maximum", "comment", "handed_in", "handins",
+		"status", "status_detail"}, recs[0])
+	require.Len(t, recs, 4)
+	require.Equal(t, []string{"student1", "Sam 1", "s1@example.invalid", "7", "10", "Well done, \"really\"\nsecond line",
+		"", "0", "queued", "Being sent to the LMS."}, recs[1])
+	require.Equal(t, "student2", recs[2][0])
+	require.Equal(t, "", recs[2][3])
+
+	// Give student2 a score, leave the others as they were.
+	recs[2][3] = "4.5"
+	var out bytes.Buffer
+	w := csv.NewWriter(&out)
+	require.NoError(t, w.WriteAll(recs))
+	users := map[string]uint{"student1": a.User.ID, "student2": b.User.ID, "student3": e.userID("student3")}
+	entries, err := grade.ParseCSV(&out, users)
+	require.NoError(t, err)
+	changes, err := e.svc.Set(ctx, a.Activity.ID, entries, "csv", "teacher1")
+	require.NoError(t, err)
+	changed := 0
+	for _, c := range changes {
+		if c.Changed {
+			changed++
+			require.Equal(t, b.User.ID, c.UserID)
+		}
+	}
+	require.Equal(t, 1, changed)
+	var g store.Grade
+	require.NoError(t, e.db.Where("user_id = ?", b.User.ID).First(&g).Error)
+	require.InDelta(t, 4.5, *g.Score, 0)
+	require.Equal(t, 100.0, g.Maximum, "an empty maximum is the activity's")
+	require.Equal(t, "csv", g.Source)
+}
+
+func (e *env) userID(name string) uint {
+	var u store.User
+	require.NoError(e.t, e.db.Where("name = ?", name).First(&u).Error)
+	return u.ID
+}
+
+func TestParseCSV(t *testing.T) {
+	users := map[string]uint{"alice": 1, "bob": 2, "carol": 3}
+	entries, err := grade.ParseCSV(strings.NewReader("\ufeffUsername,Comment,Score,Maximum\n"+
+		"ALICE,ok,7,10\nbob,,,\n\n carol , x , 3 ,\n"), users)
+	require.NoError(t, err)
+	require.Len(t, entries, 3)
+	require.Equal(t, uint(1), entries[0].UserID)
+	require.InDelta(t, 7, *entries[0].Score, 0)
+	require.Equal(t, 10.0, entries[0].Maximum)
+	require.Equal(t, "ok", entries[0].Comment)
+	require.Nil(t, entries[1].Score, "an empty score clears")
+	require.InDelta(t, 3, *entries[2].Score, 0)
+	require.Equal(t, "x", entries[2].Comment)
+	require.Zero(t, entries[2].Maximum)
+
+	// Spreadsheets in decimal-comma locales write semicolons.
+	entries, err = grade.ParseCSV(strings.NewReader("username;score;maximum\nalice;7,5;10\nbob;8.25;\n"), users)
+	require.NoError(t, err)
+	require.InDelta(t, 7.5, *entries[0].Score, 0)
+	require.InDelta(t, 8.25, *entries[1].Score, 0)
+
+	for name, tc := range map[string]struct{ in, want string }{
+		"no header":       {"", "empty"},
+		"missing columns": {"user,points\nalice,1\n", "at least username and score"},
+		"every problem at once": {"username,score\nalice,seven\nmallory,1\n,3\nbob,1\nbob,2\n",
+			`line 2: score "seven" is not a number; line 3: mallory is not in this course; line 4: no username; line 6: bob already appears on line 5`},
+		"bad maximum":  {"username,score,maximum\nalice,1,0\n", `maximum "0" is not a positive number`},
+		"broken quote": {"username,score\nalice,\"1\n", "not valid CSV"},
+	} {
+		_, err := grade.ParseCSV(strings.NewReader(tc.in), users)
+		var ie *grade.InputError
+		require.ErrorAs(t, err, &ie, name)
+		require.Contains(t, ie.Msg, tc.want, name)
+	}
+}
+
+func TestConfigure(t *testing.T) {
+	e := newEnv(t, testutil.SQLite(t), nil)
+	ctx := context.Background()
+	s := e.launch13(student(1), course101, lab1)
+	a, err := e.svc.Assignment(ctx, s.Activity.ID)
+	require.NoError(t, err)
+	require.Equal(t, grade.DefaultMaximum, a.ScoreMaximum)
+	require.Nil(t, a.DueAt)
+	var ie *grade.InputError
+	require.ErrorAs(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: 0}), &ie)
+	require.ErrorAs(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: 10, LockAtDue: true}), &ie)
+	due := e.Now().Add(48 * 3600e9)
+	require.NoError(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: 10, DueAt: &due, LockAtDue: true}))
+	a, err = e.svc.Assignment(ctx, s.Activity.ID)
+	require.NoError(t, err)
+	require.Equal(t, 10.0, a.ScoreMaximum)
+	require.True(t, a.LockAtDue)
+	require.Equal(t, due.Unix(), a.DueAt.Unix())
+	// Settings do not touch a line item Labhub created.
+	require.NoError(t, e.db.Model(&store.Assignment{}).Where("activity_id = ?", s.Activity.ID).
+		Update("line_item_url", "https://lms.example/item").Error)
+	require.NoError(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: 20}))
+	a, err = e.svc.Assignment(ctx, s.Activity.ID)
+	require.NoError(t, err)
+	require.Equal(t, "https://lms.example/item", a.LineItemURL)
+	require.Nil(t, a.DueAt)
+}
