@@ -28,6 +28,7 @@ type Migration struct {
 var all = []Migration{
 	{1, "initial schema", v1InitialSchema},
 	{2, "activity image and start path", v2ActivityChoice},
+	{6, "course environment", v6CourseEnvironment},
 }
 
 // schemaMigration records an applied migration.

@@ -24,7 +24,8 @@ func TestSchemaMatchesModels(t *testing.T) {
 			for _, model := range []any{&store.User{}, &store.Identity{}, &store.Platform{}, &store.Deployment{},
 				&store.Consumer{}, &store.Nonce{}, &store.ToolKey{}, &store.Image{}, &store.Course{},
 				&store.Enrollment{}, &store.Activity{}, &store.GradeLink{}, &store.Server{}, &store.Token{},
-				&store.OAuthClient{}, &store.OAuthCode{}, &store.Session{}, &store.Setting{}} {
+				&store.OAuthClient{}, &store.OAuthCode{}, &store.Session{}, &store.Setting{},
+				&store.StartCopy{}, &store.AuditEntry{}, &store.HelpGrant{}} {
 				require.True(t, m.HasTable(model), "%T has no table", model)
 				stmt := &gorm.Statement{DB: db.DB}
 				require.NoError(t, stmt.Parse(model))
