@@ -106,6 +106,12 @@ func (d *Docker) Start(ctx context.Context, spec Spec) (Server, error) {
 	}
 	log := d.log.With("container_name", spec.Name, "container_id", resp.ID)
 	log.Info("container created", "image", spec.Image, "network", netName)
+	if err := d.connectExtra(ctx, resp.ID, spec.ExtraNetworks); err != nil {
+		if rerr := d.forceRemove(ctx, resp.ID); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return Server{}, fmt.Errorf("starting container %s: %w", spec.Name, err)
+	}
 
 	cctx, cancel = d.call(ctx)
 	err = d.cli.ContainerStart(cctx, resp.ID, container.StartOptions{})
