@@ -105,8 +105,22 @@ func (m *Manager) pullForStart(ctx context.Context, f *feed, ref string, from, t
 		return err
 	}
 	f.publish(Event{Progress: from, Message: "Downloading the course's image " + ref})
-	_, ch, stop := j.feed.watch()
+	past, ch, stop := j.feed.watch()
 	defer stop()
+	report := func() {
+		j.mu.Lock()
+		p := j.last
+		j.mu.Unlock()
+		if p.Layers == 0 {
+			return
+		}
+		f.publish(Event{Progress: from + (to-from)*p.Percent()/100,
+			Message: fmt.Sprintf("Downloading the course's image: %d%% (%d of %d layers)", p.Percent(), p.LayersDone, p.Layers)})
+	}
+	if len(past) > 0 {
+		// The pull began before this start joined it.
+		report()
+	}
 	for {
 		select {
 		case e, ok := <-ch:
@@ -120,14 +134,9 @@ func (m *Manager) pullForStart(ctx context.Context, f *feed, ref string, from, t
 				}
 				return nil
 			}
-			if e.Final() {
-				continue
+			if !e.Final() {
+				report()
 			}
-			j.mu.Lock()
-			p := j.last
-			j.mu.Unlock()
-			f.publish(Event{Progress: from + (to-from)*p.Percent()/100,
-				Message: fmt.Sprintf("Downloading the course's image: %d%% (%d of %d layers)", p.Percent(), p.LayersDone, p.Layers)})
 		case <-ctx.Done():
 			return ctx.Err()
 		}
