@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -200,3 +201,6 @@ func (m *Manager) DefaultImage() string { return m.opts.DefaultImage }
 // AllowOutside reports whether courses may give their servers access
 // outside the host.
 func (m *Manager) AllowOutside() bool { return m.opts.AllowOutside }
+
+// SiteIdleTimeout is the site's idle timeout; zero never stops servers.
+func (m *Manager) SiteIdleTimeout() time.Duration { return m.opts.IdleTimeout }

@@ -95,9 +95,16 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 	if e.Activity.ID != 0 {
 		req.Activity = &e.Activity
 	}
+	if s.chooseImageFirst(c, req) {
+		return
+	}
 	st, err := s.Manager.Ensure(ctx, req)
 	if err != nil {
 		s.internalError(c, "start server", err)
+		return
+	}
+	if st.Waiting != "" {
+		s.waiting(c, &e.User, e.Course, st.Waiting)
 		return
 	}
 	if st.Ready {

@@ -204,6 +204,12 @@ func (s *Server) spawnServer(c *gin.Context) {
 		s.internalError(c, "start server", err)
 		return
 	}
+	if st.Waiting != "" {
+		var crs store.Course
+		s.DB.WithContext(c.Request.Context()).First(&crs, srv.CourseID)
+		s.waiting(c, u, crs, st.Waiting)
+		return
+	}
 	if st.Ready {
 		c.Redirect(http.StatusSeeOther, st.Prefix)
 		return

@@ -159,6 +159,8 @@ func (s *Server) routes() {
 	g.GET("/hub/user/:user/:server", s.userFallback)
 	g.GET("/hub/user/:user/:server/*rest", s.userFallback)
 
+	s.environmentRoutes(g)
+
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	g.GET("/readyz", s.readyz)
 	g.GET("/metrics", s.metrics.handler())
