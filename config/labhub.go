@@ -65,6 +65,8 @@ type Server struct {
 	DefaultURL    string
 	CompatVersion string
 	SiteSharedVol string
+
+	Environment EnvironmentSettings
 }
 
 // DeclareServer declares the settings of c that only a running hub needs;
@@ -98,7 +100,7 @@ func DeclareServer(s *Set, c *Server) {
 
 	g = "Notebook servers"
 	s.String(&c.Image, Setting{Flag: "image", Env: []string{"LABHUB_IMAGE", "DOCKER_SINGLEUSER_IMAGE"}, Default: "quay.io/jupyter/minimal-notebook:latest", Group: g,
-		Usage: "Image of courses that have not chosen one."})
+		Usage: "Image of courses whose instructor has not chosen one from the catalog; empty makes their students wait for that choice."})
 	s.String(&c.Network, Setting{Flag: "network", Env: []string{"LABHUB_NETWORK", "DOCKER_NETWORK_NAME"}, Default: "labhub", Group: g,
 		Usage: "Internal Docker network of the notebook containers; created (internal, no inter-container traffic) when missing."})
 	s.String(&c.NotebookDir, Setting{Flag: "notebook-dir", Env: []string{"LABHUB_NOTEBOOK_DIR", "DOCKER_NOTEBOOK_DIR"}, Default: "/home/jovyan", Group: g,
@@ -129,6 +131,7 @@ func DeclareServer(s *Set, c *Server) {
 		Usage: "JupyterHub version Labhub reports to jupyterhub-singleuser (PEP 440)."})
 	s.String(&c.SiteSharedVol, Setting{Flag: "site-shared-volume", Env: []string{"LABHUB_SITE_SHARED_VOLUME"}, Group: g,
 		Usage: "Named volume of the old deployment's site-wide shared folder, mounted read-only at <notebook-dir>/site-shared; empty for none."})
+	declareEnvironment(s, &c.Environment)
 }
 
 // Validate checks the settings and fills derived values.
