@@ -111,7 +111,7 @@ func (m *Manager) exportHome(ctx context.Context, c store.Course, o Owner, w io.
 	home := spawner.HomeVolumeName(o.UserName, o.Server)
 	gz := gzip.NewWriter(w)
 	tw := tar.NewWriter(gz)
-	rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: home, Target: helperHome, ReadOnly: true}}, helperHome+"/.")
+	rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: home, Target: helperHome, ReadOnly: true}}, helperHome)
 	switch {
 	case errors.Is(err, spawner.ErrNotFound):
 		// No home volume (it was never created): an empty archive says so.
@@ -144,8 +144,7 @@ func retar(tr *tar.Reader, tw *tar.Writer, prefix string) error {
 		if err != nil {
 			return err
 		}
-		name := strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), ".")
-		name = strings.TrimPrefix(name, "/")
+		name := strings.TrimSuffix(underRoot(h.Name), "/")
 		if name == "" || (h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir) {
 			continue
 		}

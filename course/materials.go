@@ -67,7 +67,7 @@ func (m *Manager) ListMaterials(ctx context.Context, c store.Course) (files []Fi
 	if err != nil {
 		return nil, false, err
 	}
-	rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: shared, Target: helperShared, ReadOnly: true}}, helperShared+"/.")
+	rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: shared, Target: helperShared, ReadOnly: true}}, helperShared)
 	if err != nil {
 		return nil, false, fmt.Errorf("read course files: %w", err)
 	}
@@ -81,8 +81,8 @@ func (m *Manager) ListMaterials(ctx context.Context, c store.Course) (files []Fi
 		if err != nil {
 			return nil, false, fmt.Errorf("read course files: %w", err)
 		}
-		name := strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), ".")
-		if name == "" || name == "/" {
+		name := underRoot(h.Name)
+		if name == "" {
 			continue
 		}
 		if len(files) == maxListed {
@@ -198,7 +198,7 @@ func (m *Manager) DownloadMaterials(ctx context.Context, c store.Course, w io.Wr
 	if err != nil {
 		return err
 	}
-	rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: shared, Target: helperShared, ReadOnly: true}}, helperShared+"/.")
+	rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: shared, Target: helperShared, ReadOnly: true}}, helperShared)
 	if err != nil {
 		return fmt.Errorf("read course files: %w", err)
 	}
@@ -218,8 +218,7 @@ func tarToZip(tr *tar.Reader, w io.Writer, prefix string) error {
 		if err != nil {
 			return fmt.Errorf("read archive: %w", err)
 		}
-		name := strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), ".")
-		name = strings.TrimPrefix(name, "/")
+		name := underRoot(h.Name)
 		if name == "" || (h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir) {
 			continue
 		}
@@ -243,4 +242,13 @@ func tarToZip(tr *tar.Reader, w io.Writer, prefix string) error {
 		return fmt.Errorf("write zip: %w", err)
 	}
 	return nil
+}
+
+// underRoot returns an entry's path below the directory a volume's archive
+// is rooted at: the engine names a directory's archive entries after the
+// directory ("shared/week1/x"). The root itself gives "".
+func underRoot(name string) string {
+	name = strings.TrimPrefix(name, "./")
+	_, rest, _ := strings.Cut(strings.TrimPrefix(name, "/"), "/")
+	return rest
 }

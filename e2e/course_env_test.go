@@ -1,0 +1,318 @@
+package e2e
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/labhub/labhub/internal/testutil"
+	"github.com/labhub/labhub/lms"
+	"github.com/labhub/labhub/spawner"
+	"github.com/labhub/labhub/store"
+)
+
+// openLink launches u from link l of course101 and follows Labhub to the
+// running notebook, logged in; it returns the server URL.
+func (e *env) openLink(t *testing.T, b *lms.Browser, u lms.User, l lms.Link) string {
+	t.Helper()
+	status, loc := e.launchTo(t, b, u, course101, l)
+	require.Equal(t, http.StatusSeeOther, status, loc)
+	server := waitForServer(t, b.Client, e.hub.URL, u.Username, "lti101")
+	status, body := get(t, b.Client, server)
+	require.Equal(t, http.StatusOK, status, body)
+	return server
+}
+
+// upload posts files to the course page's upload form.
+func upload(t *testing.T, c *http.Client, pageURL, token, dir string, files map[string]string) (int, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	require.NoError(t, w.WriteField("_csrf", token))
+	require.NoError(t, w.WriteField("dir", dir))
+	for name, body := range files {
+		fw, err := w.CreateFormFile("files", name)
+		require.NoError(t, err)
+		_, _ = io.WriteString(fw, body)
+	}
+	require.NoError(t, w.Close())
+	req, err := http.NewRequest(http.MethodPost, pageURL+"materials", &buf)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp, err := noRedirect(c).Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+// containerIP returns a container's address on a network, "" when it is
+// not attached there.
+func containerIP(t *testing.T, name, network string) string {
+	t.Helper()
+	raw, err := testutil.Docker(t).ContainerInspect(context.Background(), name)
+	require.NoError(t, err)
+	if ep := raw.NetworkSettings.Networks[network]; ep != nil {
+		return ep.IPAddress
+	}
+	return ""
+}
+
+// reachCode is Python that prints whether host:8888 accepts a connection.
+func reachCode(host string) string {
+	return fmt.Sprintf(`import socket
+try:
+    socket.create_connection((%q, 8888), timeout=3).close(); print("reached")
+except OSError as e:
+    print("blocked")`, host)
+}
+
+var optionRE = regexp.MustCompile(`<option value="(\d+)"[^>]*>([a-z0-9.-]+):`)
+
+// imageIDs maps catalog names to the ids the course page's form uses.
+func imageIDs(page string) map[string]string {
+	out := map[string]string{}
+	for _, m := range optionRE.FindAllStringSubmatch(page, -1) {
+		out[m[2]] = m[1]
+	}
+	return out
+}
+
+// serverID returns the id of user's server in the course page's table.
+func serverID(t *testing.T, page, user string) string {
+	t.Helper()
+	m := regexp.MustCompile(`data-user="` + regexp.QuoteMeta(user) + `">[\s\S]*?/servers/(\d+)/`).FindStringSubmatch(page)
+	require.NotNil(t, m, "no server of %s on the page", user)
+	return m[1]
+}
+
+// The course environment on the real engine, through the instructor's page:
+// settings shape servers (limits, network), course files reach students
+// read-only, a starting notebook is copied once, a help view is read-only,
+// an image change waits for the next start, and the course's end exports,
+// stops and deletes.
+func TestCourseEnvironmentEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	nb := testutil.Image(t)
+	cli := testutil.Docker(t)
+	tagB := fmt.Sprintf("labhub/notebook:e2e-b-%d", os.Getpid())
+	require.NoError(t, cli.ImageTag(ctx, nb, tagB))
+	t.Cleanup(func() { _, _ = cli.ImageRemove(context.Background(), tagB, image.RemoveOptions{}) })
+	e := newEnv(t, "--pids-limit", "160")
+	e.hub.CLI("image", "add", "nb-a", nb, "--description", "Notebook A", "--mem-max", "1G")
+	e.hub.CLI("image", "add", "nb-b", tagB, "--description", "Notebook B")
+	e.hub.Start()
+
+	// The instructor's first launch lands on the course page to choose.
+	teacher := browser(t, e.platform)
+	status, loc := e.launchTo(t, teacher, instructor, course101, lab1)
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/hub/courses/lti101/?choose=1", loc)
+	pageURL := e.hub.URL + "hub/courses/lti101/"
+	status, page := get(t, teacher.Client, pageURL)
+	require.Equal(t, http.StatusOK, status)
+	token := csrf(t, page)
+	ids := imageIDs(page)
+	require.Contains(t, ids, "nb-a")
+	settings := func(img, mem, network string) {
+		t.Helper()
+		status, loc, body := postForm(t, teacher.Client, pageURL+"settings", url.Values{"_csrf": {token}, "image": {ids[img]},
+			"mem": {mem}, "network": {network}, "idle": {"default"}})
+		require.Equal(t, http.StatusSeeOther, status, body)
+		require.Contains(t, loc, "notice=saved")
+	}
+	status, _, body := postForm(t, teacher.Client, pageURL+"settings", url.Values{"_csrf": {token}, "image": {ids["nb-a"]},
+		"mem": {"2G"}, "network": {"hub"}})
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "Memory may be at most 1G")
+	settings("nb-a", "400M", "course")
+	status, _ = upload(t, teacher.Client, pageURL, token, "week1", map[string]string{"intro.ipynb": `{"cells": [], "note": "from the teacher"}`})
+	require.Equal(t, http.StatusSeeOther, status)
+	_, page = get(t, teacher.Client, pageURL)
+	require.Contains(t, page, "<li>week1/intro.ipynb <span")
+
+	// Students start from an activity with a starting notebook.
+	week1 := lms.Link{ID: "2", Title: "Week 1", Custom: map[string]string{"labhub_start": "week1/intro.ipynb"}}
+	alice := browser(t, e.platform)
+	aliceServer := e.openLink(t, alice, student1, week1)
+	ja := &jupyter{t: t, client: alice.Client, base: aliceServer}
+	status, body = ja.do(http.MethodGet, "api/contents/intro.ipynb?content=1&type=file&format=text", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, "from the teacher")
+	out, errText := ja.run("open('/home/jovyan/intro.ipynb', 'w').write('changed by student'); print('ok')")
+	require.Empty(t, errText)
+	require.Equal(t, "ok\n", out)
+	_, errText = ja.run("print(open('/home/jovyan/shared/week1/intro.ipynb').read()); open('/home/jovyan/shared/x', 'w')")
+	require.Contains(t, errText, "Read-only file system", "students only read the course files")
+	bob := browser(t, e.platform)
+	e.openLink(t, bob, student2, week1)
+	aliceName, bobName := spawner.ContainerName("student1", "lti101"), spawner.ContainerName("student2", "lti101")
+	courseNet := e.hub.network + "-course-lti101"
+
+	// The course network: the course's servers reach each other there, and
+	// not over the hub's network.
+	out, _ = ja.run(reachCode(containerIP(t, bobName, courseNet)))
+	require.Equal(t, "reached\n", out)
+	out, _ = ja.run(reachCode(containerIP(t, bobName, e.hub.network)))
+	require.Equal(t, "blocked\n", out)
+
+	// Limits: processes stop at the pids limit; a process over the memory
+	// limit is killed, and the course page reports it.
+	out, errText = ja.run(`import subprocess
+ps = []
+try:
+    for _ in range(400):
+        ps.append(subprocess.Popen(["sleep", "30"]))
+    print("started", len(ps))
+except OSError as e:
+    print("stopped at", len(ps), e.strerror)
+for p in ps:
+    p.kill(); p.wait()`)
+	require.Empty(t, errText)
+	require.Contains(t, out, "Resource temporarily unavailable")
+	out, errText = ja.run(`import subprocess
+print(subprocess.run(["python3", "-c", "b = bytearray(700 << 20)"]).returncode)`)
+	require.Empty(t, errText)
+	require.Equal(t, "-9\n", out, "the kernel killed the process over 400M")
+	require.Eventually(t, func() bool {
+		_, page := get(t, teacher.Client, pageURL)
+		return strings.Contains(page, "Killed 1× for going over the memory limit")
+	}, 20*time.Second, 200*time.Millisecond)
+
+	// Help: the instructor opens the student's server read-only.
+	_, page = get(t, teacher.Client, pageURL)
+	aliceID := serverID(t, page, "student1")
+	status, loc, _ = postForm(t, teacher.Client, pageURL+"servers/"+aliceID+"/help", url.Values{"_csrf": {token}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/user/student1/lti101/", loc)
+	status, body = get(t, teacher.Client, aliceServer)
+	require.Equal(t, http.StatusOK, status, body)
+	tj := &jupyter{t: t, client: teacher.Client, base: aliceServer}
+	status, body = tj.do(http.MethodGet, "api/contents/intro.ipynb?content=1&type=file&format=text", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, "changed by student")
+	status, body = tj.do(http.MethodPut, "api/contents/by-teacher.txt", strings.NewReader(`{"type":"file","format":"text","content":"x"}`))
+	require.Equal(t, http.StatusForbidden, status, body)
+	require.Contains(t, body, "read-only")
+	status, _ = tj.do(http.MethodPost, "api/kernels", strings.NewReader(`{"name":"python3"}`))
+	require.Equal(t, http.StatusForbidden, status, "no code runs in a help view")
+	wsURL := strings.Replace(aliceServer, "http://", "ws://", 1) + "api/kernels/x/channels"
+	_, resp, err := (&websocket.Dialer{Jar: teacher.Client.Jar}).Dial(wsURL, nil)
+	require.Error(t, err)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	status, body = ja.do(http.MethodPut, "api/contents/mine.txt", strings.NewReader(`{"type":"file","format":"text","content":"kept"}`))
+	require.Equal(t, http.StatusCreated, status, "the owner still writes: %s", body)
+	_, page = get(t, teacher.Client, pageURL)
+	require.Contains(t, page, "help.open")
+
+	// An image change waits for each server's next start.
+	settings("nb-b", "400M", "hub")
+	image := func(name string) string {
+		raw, err := cli.ContainerInspect(ctx, name)
+		require.NoError(t, err)
+		return raw.Config.Image
+	}
+	require.Equal(t, nb, image(aliceName), "a running server keeps its image")
+	status, _, _ = postForm(t, teacher.Client, pageURL+"servers/"+aliceID+"/restart", url.Values{"_csrf": {token}})
+	require.Equal(t, http.StatusSeeOther, status)
+	waitForServer(t, alice.Client, e.hub.URL, "student1", "lti101")
+	require.Equal(t, tagB, image(aliceName), "the restart runs the new image")
+	require.Empty(t, containerIP(t, aliceName, courseNet), "hub only: no course network")
+	status, _, _ = postForm(t, teacher.Client, pageURL+"restart-all", url.Values{"_csrf": {token}})
+	require.Equal(t, http.StatusSeeOther, status)
+	waitForServer(t, bob.Client, e.hub.URL, "student2", "lti101")
+	waitForServer(t, alice.Client, e.hub.URL, "student1", "lti101")
+	require.Equal(t, tagB, image(bobName))
+	_, _ = get(t, alice.Client, aliceServer)
+	out, _ = ja.run(reachCode(containerIP(t, bobName, e.hub.network)))
+	require.Equal(t, "blocked\n", out, "hub only: no other student's container")
+
+	// The starting notebook was copied once: a new start keeps the
+	// student's version.
+	e.openLink(t, alice, student1, week1)
+	out, _ = ja.run("print(open('/home/jovyan/intro.ipynb').read())")
+	require.Equal(t, "changed by student\n", out)
+	db, err := store.Open(ctx, "", e.hub.dir, nil)
+	require.NoError(t, err)
+	var copies []store.StartCopy
+	require.NoError(t, db.Find(&copies).Error)
+	db.Close()
+	require.Len(t, copies, 2, "one copy per student and activity")
+	require.Equal(t, "week1/intro.ipynb", copies[0].Path)
+	require.Equal(t, 1, copies[0].Files)
+
+	// The course's end: archives of every student's home, then stop and
+	// delete.
+	status, body = get(t, teacher.Client, pageURL+"export/student1")
+	require.Equal(t, http.StatusOK, status)
+	files := untar(t, []byte(body))
+	require.Equal(t, "changed by student", files["home/intro.ipynb"])
+	require.Equal(t, "kept", files["home/mine.txt"])
+	status, body = get(t, teacher.Client, pageURL+"export.zip")
+	require.Equal(t, http.StatusOK, status)
+	zr, err := zip.NewReader(bytes.NewReader([]byte(body)), int64(len(body)))
+	require.NoError(t, err)
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	require.ElementsMatch(t, []string{"student1.tar.gz", "student2.tar.gz"}, names)
+
+	status, loc, _ = postForm(t, teacher.Client, pageURL+"end", url.Values{"_csrf": {token}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Contains(t, loc, "notice=ended")
+	_, err = cli.ContainerInspect(ctx, aliceName)
+	require.Error(t, err, "ending the course stops its servers")
+	status, _ = e.launchTo(t, alice, student1, course101, week1)
+	require.Equal(t, http.StatusConflict, status)
+	_, page = get(t, alice.Client, e.hub.URL+"hub/home")
+	require.NotContains(t, page, "running")
+
+	status, _, body = postForm(t, teacher.Client, pageURL+"delete", url.Values{"_csrf": {token}, "confirm": {"nope"}})
+	require.Equal(t, http.StatusBadRequest, status, body)
+	status, _, body = postForm(t, teacher.Client, pageURL+"delete", url.Values{"_csrf": {token}, "confirm": {"lti101"}})
+	require.Equal(t, http.StatusOK, status, body)
+	for _, v := range []string{spawner.HomeVolumeName("student1", "lti101"), spawner.HomeVolumeName("student2", "lti101"),
+		spawner.SharedVolumeName("lti101")} {
+		_, err := cli.VolumeInspect(ctx, v)
+		require.Error(t, err, "volume %s is deleted", v)
+	}
+	status, _ = get(t, teacher.Client, pageURL)
+	require.Equal(t, http.StatusNotFound, status)
+}
+
+// untar reads a gzipped tar archive into a map of file contents.
+func untar(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(b))
+	require.NoError(t, err)
+	tr := tar.NewReader(gz)
+	out := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		require.NoError(t, err)
+		if h.Typeflag == tar.TypeReg {
+			body, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			out[h.Name] = string(body)
+		}
+	}
+}
