@@ -173,7 +173,7 @@ func (m *Manager) ExportAll(ctx context.Context, actor store.User, c store.Cours
 	}
 	zw := zip.NewWriter(w)
 	for _, o := range owners {
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: spawner.Escape(o.UserName) + ".tar.gz", Method: zip.Store,
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: o.UserName + ".tar.gz", Method: zip.Store,
 			Modified: m.opts.Now()})
 		if err != nil {
 			return fmt.Errorf("write export: %w", err)

@@ -74,11 +74,14 @@ func TestCatalogAndCoursePageInChromium(t *testing.T) {
 		return s
 	}
 
-	// The admin console: add two images, both missing on the engine.
-	step(useSession(e.hub.URL, sessionCookie(t, adminB, e.hub.URL)), chromedp.Navigate(e.hub.URL+"hub/admin/images"),
-		chromedp.WaitVisible(chromedp.CSS("#add-image")))
+	// The admin console: add two images, both missing on the engine. Each
+	// form starts from a fresh page, so the notice waited for is the new
+	// one.
+	consoleURL := e.hub.URL + "hub/admin/images"
+	step(useSession(e.hub.URL, sessionCookie(t, adminB, e.hub.URL)))
 	for _, img := range []struct{ name, ref, desc string }{{"tiny", refA, "Tiny server"}, {"tiny-b", refB, "Second tiny"}} {
-		step(chromedp.SetValue(chromedp.CSS("#name"), img.name), chromedp.SetValue(chromedp.CSS("#ref"), img.ref),
+		step(chromedp.Navigate(consoleURL), chromedp.WaitVisible(chromedp.CSS("#add-image")),
+			chromedp.SetValue(chromedp.CSS("#name"), img.name), chromedp.SetValue(chromedp.CSS("#ref"), img.ref),
 			chromedp.SetValue(chromedp.CSS("#description"), img.desc), chromedp.SetValue(chromedp.CSS("#mem_default"), "128M"),
 			chromedp.SetValue(chromedp.CSS("#mem_max"), "256M"), chromedp.Click(chromedp.CSS("#save-image")),
 			chromedp.WaitVisible(chromedp.CSS("#notice")))
@@ -88,7 +91,8 @@ func TestCatalogAndCoursePageInChromium(t *testing.T) {
 	require.Contains(t, table, "128M / max 256M")
 	require.Equal(t, "missing", text(`tr[data-name="tiny"] .presence`))
 	// Pulling the second image from the console.
-	step(chromedp.Click(chromedp.CSS(`tr[data-name="tiny-b"] button.pull`)), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	step(chromedp.Navigate(consoleURL), chromedp.WaitVisible(chromedp.CSS("#images")),
+		chromedp.Click(chromedp.CSS(`tr[data-name="tiny-b"] button.pull`)), chromedp.WaitVisible(chromedp.CSS("#notice")))
 	poll(e.hub.URL+"hub/admin/images", `tr[data-name="tiny-b"] .presence`, "present", 60*time.Second)
 	_, err := cli.ImageInspect(context.Background(), refB)
 	require.NoError(t, err, "the engine has the pulled image")
@@ -136,15 +140,17 @@ func TestCatalogAndCoursePageInChromium(t *testing.T) {
 	require.Contains(t, raw.NetworkSettings.Networks, e.hub.network+"-course-lti101")
 
 	// The course page lists the server; the instructor stops and starts it.
-	step(chromedp.Navigate(e.hub.URL+"hub/courses/lti101/"), chromedp.WaitVisible(chromedp.CSS("#servers")))
+	pageURL := e.hub.URL + "hub/courses/lti101/"
+	step(chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS("#servers")))
 	row := `tr[data-user="student1"]`
 	require.Equal(t, "running", strings.TrimSpace(text(row+" .state")))
 	require.Contains(t, text(row), refA)
 	require.Contains(t, text(row+" .memory"), "MiB")
 	step(chromedp.Click(chromedp.CSS(row+" button.stop")), chromedp.WaitVisible(chromedp.CSS("#notice")))
 	require.Equal(t, "stopped", strings.TrimSpace(text(row+" .state")))
-	step(chromedp.Click(chromedp.CSS(row+" button.start")), chromedp.WaitVisible(chromedp.CSS("#notice")))
-	poll(e.hub.URL+"hub/courses/lti101/", row+" .state", "running", 30*time.Second)
+	step(chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS(row+" button.start")),
+		chromedp.Click(chromedp.CSS(row+" button.start")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	poll(pageURL, row+" .state", "running", 30*time.Second)
 	audit := text("#audit")
 	require.Contains(t, audit, "server.start")
 	require.Contains(t, audit, "server.stop")

@@ -27,13 +27,14 @@ import (
 	"github.com/labhub/labhub/store"
 )
 
-// openLink launches u from link l of course101 and follows Labhub to the
-// running notebook, logged in; it returns the server URL.
-func (e *env) openLink(t *testing.T, b *lms.Browser, u lms.User, l lms.Link) string {
+// openLink launches u from link l of course c (whose slug is slug) and
+// follows Labhub to the running notebook, logged in; it returns the server
+// URL.
+func (e *env) openLink(t *testing.T, b *lms.Browser, u lms.User, c lms.Course, slug string, l lms.Link) string {
 	t.Helper()
-	status, loc := e.launchTo(t, b, u, course101, l)
+	status, loc := e.launchTo(t, b, u, c, l)
 	require.Equal(t, http.StatusSeeOther, status, loc)
-	server := waitForServer(t, b.Client, e.hub.URL, u.Username, "lti101")
+	server := waitForServer(t, b.Client, e.hub.URL, u.Username, slug)
 	status, body := get(t, b.Client, server)
 	require.Equal(t, http.StatusOK, status, body)
 	return server
@@ -71,6 +72,14 @@ func containerIP(t *testing.T, name, network string) string {
 		return ep.IPAddress
 	}
 	return ""
+}
+
+// mustIP is containerIP for a network the container must be on.
+func mustIP(t *testing.T, name, network string) string {
+	t.Helper()
+	ip := containerIP(t, name, network)
+	require.NotEmpty(t, ip, "%s is not on %s", name, network)
+	return ip
 }
 
 // reachCode is Python that prints whether host:8888 accepts a connection.
@@ -117,13 +126,21 @@ func TestCourseEnvironmentEndToEnd(t *testing.T) {
 	e.hub.CLI("image", "add", "nb-a", nb, "--description", "Notebook A", "--mem-max", "1G")
 	e.hub.CLI("image", "add", "nb-b", tagB, "--description", "Notebook B")
 	e.hub.Start()
+	// Names of their own: volumes and containers are named after users and
+	// courses on the shared engine.
+	pid := os.Getpid()
+	crs := lms.Course{ID: "12", Label: fmt.Sprintf("Env %d", pid), Title: "Environments"}
+	slug := fmt.Sprintf("env-%d", pid)
+	s1 := lms.User{ID: "41", Username: fmt.Sprintf("s1-%d", pid), GivenName: "Sam", Roles: []string{lms.RoleLearner}}
+	s2 := lms.User{ID: "42", Username: fmt.Sprintf("s2-%d", pid), GivenName: "Kim", Roles: []string{lms.RoleLearner}}
+	teach := lms.User{ID: "43", Username: fmt.Sprintf("t-%d", pid), GivenName: "Terry", Roles: []string{lms.RoleInstructor}}
 
 	// The instructor's first launch lands on the course page to choose.
 	teacher := browser(t, e.platform)
-	status, loc := e.launchTo(t, teacher, instructor, course101, lab1)
+	status, loc := e.launchTo(t, teacher, teach, crs, lab1)
 	require.Equal(t, http.StatusSeeOther, status)
-	require.Equal(t, "/hub/courses/lti101/?choose=1", loc)
-	pageURL := e.hub.URL + "hub/courses/lti101/"
+	require.Equal(t, "/hub/courses/"+slug+"/?choose=1", loc)
+	pageURL := e.hub.URL + "hub/courses/" + slug + "/"
 	status, page := get(t, teacher.Client, pageURL)
 	require.Equal(t, http.StatusOK, status)
 	token := csrf(t, page)
@@ -149,7 +166,7 @@ func TestCourseEnvironmentEndToEnd(t *testing.T) {
 	// Students start from an activity with a starting notebook.
 	week1 := lms.Link{ID: "2", Title: "Week 1", Custom: map[string]string{"labhub_start": "week1/intro.ipynb"}}
 	alice := browser(t, e.platform)
-	aliceServer := e.openLink(t, alice, student1, week1)
+	aliceServer := e.openLink(t, alice, s1, crs, slug, week1)
 	ja := &jupyter{t: t, client: alice.Client, base: aliceServer}
 	status, body = ja.do(http.MethodGet, "api/contents/intro.ipynb?content=1&type=file&format=text", nil)
 	require.Equal(t, http.StatusOK, status, body)
@@ -160,15 +177,15 @@ func TestCourseEnvironmentEndToEnd(t *testing.T) {
 	_, errText = ja.run("print(open('/home/jovyan/shared/week1/intro.ipynb').read()); open('/home/jovyan/shared/x', 'w')")
 	require.Contains(t, errText, "Read-only file system", "students only read the course files")
 	bob := browser(t, e.platform)
-	e.openLink(t, bob, student2, week1)
-	aliceName, bobName := spawner.ContainerName("student1", "lti101"), spawner.ContainerName("student2", "lti101")
-	courseNet := e.hub.network + "-course-lti101"
+	e.openLink(t, bob, s2, crs, slug, week1)
+	aliceName, bobName := spawner.ContainerName(s1.Username, slug), spawner.ContainerName(s2.Username, slug)
+	courseNet := e.hub.network + "-course-" + spawner.Escape(slug)
 
 	// The course network: the course's servers reach each other there, and
 	// not over the hub's network.
-	out, _ = ja.run(reachCode(containerIP(t, bobName, courseNet)))
+	out, _ = ja.run(reachCode(mustIP(t, bobName, courseNet)))
 	require.Equal(t, "reached\n", out)
-	out, _ = ja.run(reachCode(containerIP(t, bobName, e.hub.network)))
+	out, _ = ja.run(reachCode(mustIP(t, bobName, e.hub.network)))
 	require.Equal(t, "blocked\n", out)
 
 	// Limits: processes stop at the pids limit; a process over the memory
@@ -196,10 +213,10 @@ print(subprocess.run(["python3", "-c", "b = bytearray(700 << 20)"]).returncode)`
 
 	// Help: the instructor opens the student's server read-only.
 	_, page = get(t, teacher.Client, pageURL)
-	aliceID := serverID(t, page, "student1")
+	aliceID := serverID(t, page, s1.Username)
 	status, loc, _ = postForm(t, teacher.Client, pageURL+"servers/"+aliceID+"/help", url.Values{"_csrf": {token}})
 	require.Equal(t, http.StatusSeeOther, status)
-	require.Equal(t, "/user/student1/lti101/", loc)
+	require.Equal(t, "/user/"+s1.Username+"/"+slug+"/", loc)
 	status, body = get(t, teacher.Client, aliceServer)
 	require.Equal(t, http.StatusOK, status, body)
 	tj := &jupyter{t: t, client: teacher.Client, base: aliceServer}
@@ -230,21 +247,21 @@ print(subprocess.run(["python3", "-c", "b = bytearray(700 << 20)"]).returncode)`
 	require.Equal(t, nb, image(aliceName), "a running server keeps its image")
 	status, _, _ = postForm(t, teacher.Client, pageURL+"servers/"+aliceID+"/restart", url.Values{"_csrf": {token}})
 	require.Equal(t, http.StatusSeeOther, status)
-	waitForServer(t, alice.Client, e.hub.URL, "student1", "lti101")
+	waitForServer(t, alice.Client, e.hub.URL, s1.Username, slug)
 	require.Equal(t, tagB, image(aliceName), "the restart runs the new image")
 	require.Empty(t, containerIP(t, aliceName, courseNet), "hub only: no course network")
 	status, _, _ = postForm(t, teacher.Client, pageURL+"restart-all", url.Values{"_csrf": {token}})
 	require.Equal(t, http.StatusSeeOther, status)
-	waitForServer(t, bob.Client, e.hub.URL, "student2", "lti101")
-	waitForServer(t, alice.Client, e.hub.URL, "student1", "lti101")
+	waitForServer(t, bob.Client, e.hub.URL, s2.Username, slug)
+	waitForServer(t, alice.Client, e.hub.URL, s1.Username, slug)
 	require.Equal(t, tagB, image(bobName))
 	_, _ = get(t, alice.Client, aliceServer)
-	out, _ = ja.run(reachCode(containerIP(t, bobName, e.hub.network)))
+	out, _ = ja.run(reachCode(mustIP(t, bobName, e.hub.network)))
 	require.Equal(t, "blocked\n", out, "hub only: no other student's container")
 
 	// The starting notebook was copied once: a new start keeps the
 	// student's version.
-	e.openLink(t, alice, student1, week1)
+	e.openLink(t, alice, s1, crs, slug, week1)
 	out, _ = ja.run("print(open('/home/jovyan/intro.ipynb').read())")
 	require.Equal(t, "changed by student\n", out)
 	db, err := store.Open(ctx, "", e.hub.dir, nil)
@@ -258,7 +275,7 @@ print(subprocess.run(["python3", "-c", "b = bytearray(700 << 20)"]).returncode)`
 
 	// The course's end: archives of every student's home, then stop and
 	// delete.
-	status, body = get(t, teacher.Client, pageURL+"export/student1")
+	status, body = get(t, teacher.Client, pageURL+"export/"+s1.Username)
 	require.Equal(t, http.StatusOK, status)
 	files := untar(t, []byte(body))
 	require.Equal(t, "changed by student", files["home/intro.ipynb"])
@@ -271,24 +288,24 @@ print(subprocess.run(["python3", "-c", "b = bytearray(700 << 20)"]).returncode)`
 	for _, f := range zr.File {
 		names = append(names, f.Name)
 	}
-	require.ElementsMatch(t, []string{"student1.tar.gz", "student2.tar.gz"}, names)
+	require.ElementsMatch(t, []string{s1.Username + ".tar.gz", s2.Username + ".tar.gz"}, names)
 
 	status, loc, _ = postForm(t, teacher.Client, pageURL+"end", url.Values{"_csrf": {token}})
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Contains(t, loc, "notice=ended")
 	_, err = cli.ContainerInspect(ctx, aliceName)
 	require.Error(t, err, "ending the course stops its servers")
-	status, _ = e.launchTo(t, alice, student1, course101, week1)
+	status, _ = e.launchTo(t, alice, s1, crs, week1)
 	require.Equal(t, http.StatusConflict, status)
 	_, page = get(t, alice.Client, e.hub.URL+"hub/home")
 	require.NotContains(t, page, "running")
 
 	status, _, body = postForm(t, teacher.Client, pageURL+"delete", url.Values{"_csrf": {token}, "confirm": {"nope"}})
 	require.Equal(t, http.StatusBadRequest, status, body)
-	status, _, body = postForm(t, teacher.Client, pageURL+"delete", url.Values{"_csrf": {token}, "confirm": {"lti101"}})
+	status, _, body = postForm(t, teacher.Client, pageURL+"delete", url.Values{"_csrf": {token}, "confirm": {slug}})
 	require.Equal(t, http.StatusOK, status, body)
-	for _, v := range []string{spawner.HomeVolumeName("student1", "lti101"), spawner.HomeVolumeName("student2", "lti101"),
-		spawner.SharedVolumeName("lti101")} {
+	for _, v := range []string{spawner.HomeVolumeName(s1.Username, slug), spawner.HomeVolumeName(s2.Username, slug),
+		spawner.SharedVolumeName(slug)} {
 		_, err := cli.VolumeInspect(ctx, v)
 		require.Error(t, err, "volume %s is deleted", v)
 	}
