@@ -168,6 +168,8 @@ func TestCourseEnvironmentEndToEnd(t *testing.T) {
 	alice := browser(t, e.platform)
 	aliceServer := e.openLink(t, alice, s1, crs, slug, week1)
 	ja := &jupyter{t: t, client: alice.Client, base: aliceServer}
+	status, _ = get(t, alice.Client, pageURL)
+	require.Equal(t, http.StatusNotFound, status, "students have no course page")
 	status, body = ja.do(http.MethodGet, "api/contents/intro.ipynb?content=1&type=file&format=text", nil)
 	require.Equal(t, http.StatusOK, status, body)
 	require.Contains(t, body, "from the teacher")
@@ -214,6 +216,8 @@ print(subprocess.run(["python3", "-c", "b = bytearray(700 << 20)"]).returncode)`
 	// Help: the instructor opens the student's server read-only.
 	_, page = get(t, teacher.Client, pageURL)
 	aliceID := serverID(t, page, s1.Username)
+	status, _, _ = postForm(t, bob.Client, pageURL+"servers/"+aliceID+"/help", url.Values{"_csrf": {token}})
+	require.Equal(t, http.StatusNotFound, status, "another student cannot open it")
 	status, loc, _ = postForm(t, teacher.Client, pageURL+"servers/"+aliceID+"/help", url.Values{"_csrf": {token}})
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/user/"+s1.Username+"/"+slug+"/", loc)
