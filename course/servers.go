@@ -189,7 +189,8 @@ func (m *Manager) guard(user, server string, until time.Time) {
 // ended less than a grace period ago. Requests to such a server that are not
 // its owner's are held to reading.
 func (m *Manager) HelpGuarded(ctx context.Context, user, server string) bool {
-	m.extra.helpOnce.Do(func() { m.loadGuards(ctx) })
+	// Loading must not fail because the first request asking went away.
+	m.extra.helpOnce.Do(func() { m.loadGuards(context.WithoutCancel(ctx)) })
 	m.extra.helpMu.Lock()
 	until, ok := m.extra.guarded[user+"/"+server]
 	all := m.extra.guardAll

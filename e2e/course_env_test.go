@@ -141,6 +141,8 @@ func TestCourseEnvironmentEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/hub/courses/"+slug+"/?choose=1", loc)
 	pageURL := e.hub.URL + "hub/courses/" + slug + "/"
+	_, home := get(t, teacher.Client, e.hub.URL+"hub/home")
+	require.Contains(t, home, `<a href="/hub/courses/`+slug+`/">Environments</a>`, "the home page links the course page")
 	status, page := get(t, teacher.Client, pageURL)
 	require.Equal(t, http.StatusOK, status)
 	token := csrf(t, page)

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/labhub/labhub/auth"
-	"github.com/labhub/labhub/proxy"
 )
 
 // HelpGuard is the proxy's guard (proxy.Options.Guard). While an instructor
@@ -46,5 +45,3 @@ func (s *Server) ownerRequest(r *http.Request, owner string) bool {
 	}
 	return false
 }
-
-var _ = proxy.Options{Guard: (*Server)(nil).HelpGuard}

@@ -110,7 +110,7 @@ func (s *Server) home(c *gin.Context) {
 			StopURL:    s.base + "hub/stop/" + course.PathEscape(u.Name) + "/" + course.PathEscape(r.Name)})
 	}
 	s.render(c, http.StatusOK, "home.html", map[string]any{"Title": "Home", "Base": s.base, "User": u.Name,
-		"Servers": list, "CSRF": s.csrfToken(sess)})
+		"Servers": list, "CSRF": s.csrfToken(sess), "Teaching": s.teaching(c, u), "Admin": u.Admin})
 }
 
 // ownServer loads the server named in the path when it belongs to the
