@@ -68,10 +68,8 @@ func (s *Service) LookupClient(ctx context.Context, clientID string) (*Client, e
 	return &c, nil
 }
 
-// CanAccess reports whether u may use server c: only its owner may.
-//
-// TODO: instructors opening a student's server read-only for help need an
-// audited grant; until then nobody but the owner gets in.
+// CanAccess reports whether u owns server c. Others get in only with a help
+// grant (see Service.HelpGrant), which the hub's proxy holds to reading.
 func CanAccess(u *store.User, c *Client) bool {
 	return u.ID == c.Owner.ID
 }
@@ -87,7 +85,7 @@ func (s *Service) Authorize(ctx context.Context, u *store.User, sess *store.Sess
 	if redirectURI != c.RedirectURI {
 		return "", &OAuthError{400, "invalid_request", "redirect_uri does not match the one registered for this server"}
 	}
-	if !CanAccess(u, c) {
+	if !CanAccess(u, c) && !s.helping(ctx, u.ID, c.ServerID) {
 		return "", &OAuthError{403, "access_denied", fmt.Sprintf("user %s may not use the server of %s", u.Name, c.Owner.Name)}
 	}
 	code := NewSecret()
@@ -161,6 +159,19 @@ func (s *Service) Exchange(ctx context.Context, clientID, secret, code, redirect
 			ttl = s.sessionTTL()
 		}
 		exp := now.Add(ttl)
+		if user.ID != c.Owner.ID {
+			// A helper's token ends with their help grant.
+			g, err := s.HelpGrant(ctx, user.ID, c.ServerID)
+			if err != nil {
+				return err
+			}
+			if g == nil {
+				return &OAuthError{400, "invalid_grant", "the help grant for this server has ended"}
+			}
+			if g.ExpiresAt.Before(exp) {
+				exp, ttl = g.ExpiresAt, g.ExpiresAt.Sub(now)
+			}
+		}
 		serverID := c.ServerID
 		v, err := s.IssueToken(ctx, tx, store.Token{Kind: store.TokenOAuth, UserID: user.ID, ServerID: &serverID,
 			ClientID: clientID, SessionID: rec.SessionID, Scopes: EncodeScopes(scopes), ExpiresAt: &exp})

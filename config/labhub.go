@@ -66,9 +66,10 @@ type Server struct {
 	CompatVersion string
 	SiteSharedVol string
 
-	Accounts AccountSettings
-	LMS      LMSSettings
-	Grades GradeSettings
+	Accounts    AccountSettings
+	LMS         LMSSettings
+	Grades      GradeSettings
+	Environment EnvironmentSettings
 }
 
 // DeclareServer declares the settings of c that only a running hub needs;
@@ -102,7 +103,7 @@ func DeclareServer(s *Set, c *Server) {
 
 	g = "Notebook servers"
 	s.String(&c.Image, Setting{Flag: "image", Env: []string{"LABHUB_IMAGE", "DOCKER_SINGLEUSER_IMAGE"}, Default: "quay.io/jupyter/minimal-notebook:latest", Group: g,
-		Usage: "Image of courses that have not chosen one."})
+		Usage: "Image of courses whose instructor has not chosen one from the catalog; empty makes their students wait for that choice."})
 	s.String(&c.Network, Setting{Flag: "network", Env: []string{"LABHUB_NETWORK", "DOCKER_NETWORK_NAME"}, Default: "labhub", Group: g,
 		Usage: "Internal Docker network of the notebook containers; created (internal, no inter-container traffic) when missing."})
 	s.String(&c.NotebookDir, Setting{Flag: "notebook-dir", Env: []string{"LABHUB_NOTEBOOK_DIR", "DOCKER_NOTEBOOK_DIR"}, Default: "/home/jovyan", Group: g,
@@ -137,6 +138,7 @@ func DeclareServer(s *Set, c *Server) {
 	declareAccounts(s, &c.Accounts)
 	declareLMS(s, &c.LMS)
 	declareGrades(s, &c.Grades)
+	declareEnvironment(s, &c.Environment)
 }
 
 // Validate checks the settings and fills derived values.

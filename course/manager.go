@@ -77,6 +77,9 @@ type Options struct {
 	DefaultURL string
 	// CompatVersion is the JupyterHub version reported to containers.
 	CompatVersion string
+	// AllowOutside permits courses to give their servers access outside
+	// the host (network policy store.NetworkOutside).
+	AllowOutside bool
 	// HTTPClient polls servers for readiness; nil means a plain client.
 	HTTPClient *http.Client
 	Now        func() time.Time
@@ -97,6 +100,8 @@ type Manager struct {
 	mu     sync.Mutex
 	spawns map[uint]*spawn
 	wg     sync.WaitGroup
+
+	extra *extras
 }
 
 // spawn is a start in progress.
@@ -133,7 +138,7 @@ func NewManager(db *store.DB, a *auth.Service, d Docker, r Routes, opts Options)
 		opts.Base = "/"
 	}
 	return &Manager{db: db, auth: a, docker: d, routes: r, opts: opts, log: opts.Logger,
-		sem: make(chan struct{}, opts.SpawnConcurrency), spawns: map[uint]*spawn{}}
+		sem: make(chan struct{}, opts.SpawnConcurrency), spawns: map[uint]*spawn{}, extra: newExtras()}
 }
 
 // Status is a server's state as pages need it.
@@ -143,6 +148,9 @@ type Status struct {
 	Pending bool
 	// Prefix is the server's URL path.
 	Prefix string
+	// Waiting, when not empty, says why the server cannot start yet, in
+	// words for its owner.
+	Waiting string
 }
 
 // Prefix returns the URL path of a user's server.
@@ -163,14 +171,17 @@ type StartRequest struct {
 
 // Ensure makes sure the user's server for the course runs with the role and
 // image the request implies: it returns at once, ready or with a start under
-// way that Watch reports on. A running server with another role or image is
-// restarted.
+// way that Watch reports on. A running server with another role is
+// restarted, and so is one running another image than the activity asks
+// for; a change of the course's image waits for the server's next start.
+// When the server cannot start yet (the course has no image, or it ended)
+// the status says why in Waiting and nothing starts.
 func (m *Manager) Ensure(ctx context.Context, r StartRequest) (Status, error) {
 	srv, err := m.serverRow(ctx, r.User, r.Course)
 	if err != nil {
 		return Status{}, err
 	}
-	image, imageErr := m.imageFor(ctx, r.Course, r.Activity)
+	p := m.planFor(ctx, r.Course, r.Activity)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := Status{Server: *srv, Prefix: m.Prefix(r.User.Name, srv.Name)}
@@ -184,12 +195,17 @@ func (m *Manager) Ensure(ctx context.Context, r StartRequest) (Status, error) {
 		return Status{}, fmt.Errorf("reload server record: %w", err)
 	}
 	st.Server = *srv
-	if srv.State == store.StateRunning && srv.Role == r.Role && (imageErr != nil || srv.Image == image) {
+	if srv.State == store.StateRunning && srv.Role == r.Role && (p.imageErr != nil || srv.Image == p.image ||
+		courseImageChangedSince(r.Course, p, srv.StartedAt)) {
 		st.Ready = true
 		return st, nil
 	}
+	if w := waitingReason(r.Course, r.Role, p); w != "" {
+		st.Waiting = w
+		return st, nil
+	}
 	restart := srv.State == store.StateRunning
-	m.startLocked(*srv, r.User, r.Course, r.Role, image, imageErr, restart)
+	m.startLocked(*srv, r.User, r.Course, r.Role, p, restart)
 	st.Pending = true
 	return st, nil
 }
@@ -233,7 +249,7 @@ func (m *Manager) Start(ctx context.Context, serverID uint) (Status, error) {
 }
 
 // startLocked begins a start in the background. m.mu must be held.
-func (m *Manager) startLocked(srv store.Server, u store.User, c store.Course, role, image string, imageErr error, restart bool) {
+func (m *Manager) startLocked(srv store.Server, u store.User, c store.Course, role string, p plan, restart bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.SpawnTimeout)
 	sp := &spawn{feed: newFeed(), cancel: cancel, done: make(chan struct{})}
 	m.spawns[srv.ID] = sp
@@ -243,7 +259,7 @@ func (m *Manager) startLocked(srv store.Server, u store.User, c store.Course, ro
 		defer m.wg.Done()
 		defer close(sp.done)
 		defer cancel()
-		final := m.run(ctx, sp.feed, srv, u, c, role, image, imageErr, restart)
+		final := m.run(ctx, sp.feed, srv, u, c, role, p, restart)
 		m.mu.Lock()
 		delete(m.spawns, srv.ID)
 		m.mu.Unlock()

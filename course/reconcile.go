@@ -21,6 +21,7 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	defer m.watchOOM(ctx)()
 	for {
 		if err := m.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			m.log.Error("failed to reconcile servers", "error", err)
@@ -202,10 +203,11 @@ func (m *Manager) RecordActivity(ctx context.Context, u store.User, server strin
 // CullIdle stops running servers without activity for longer than the idle
 // timeout.
 func (m *Manager) CullIdle(ctx context.Context) error {
-	if m.opts.IdleTimeout <= 0 {
-		return nil
-	}
 	rows, err := m.activeServers(ctx)
+	if err != nil {
+		return err
+	}
+	courseIdle, err := m.courseIdleTimeouts(ctx)
 	if err != nil {
 		return err
 	}
@@ -223,7 +225,8 @@ func (m *Manager) CullIdle(ctx context.Context) error {
 		if t, ok := m.routes.LastActivity(r.UserName, r.Name); ok && t.After(last) {
 			last = t
 		}
-		if last.IsZero() || now.Sub(last) < m.opts.IdleTimeout {
+		timeout := m.idleFor(courseIdle[r.CourseID])
+		if timeout <= 0 || last.IsZero() || now.Sub(last) < timeout {
 			continue
 		}
 		if err := m.Stop(ctx, r.ID, "idle"); err != nil {

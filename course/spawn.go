@@ -34,12 +34,12 @@ type userError struct{ msg string }
 func (e *userError) Error() string { return e.msg }
 
 // run performs one start and returns its final event.
-func (m *Manager) run(ctx context.Context, f *feed, srv store.Server, u store.User, c store.Course, role, image string,
-	imageErr error, restart bool) Event {
+func (m *Manager) run(ctx context.Context, f *feed, srv store.Server, u store.User, c store.Course, role string,
+	p plan, restart bool) Event {
 	log := m.log.With("server_id", srv.ID, "user", u.Name, "server", srv.Name)
-	err := imageErr
+	err := p.imageErr
 	if err == nil {
-		err = m.start(ctx, f, &srv, u, c, role, image, restart)
+		err = m.start(ctx, f, &srv, u, c, role, p, restart)
 	}
 	if err == nil {
 		log.Info("started server", "role", role, "container_name", srv.ContainerName)
@@ -71,7 +71,8 @@ func (m *Manager) run(ctx context.Context, f *feed, srv store.Server, u store.Us
 	return Event{Progress: 100, Failed: true, Message: "Spawn failed: " + msg}
 }
 
-func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store.User, c store.Course, role, image string, restart bool) error {
+func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store.User, c store.Course, role string, p plan, restart bool) error {
+	image := p.image
 	if restart {
 		f.publish(Event{Progress: 5, Message: "Restarting your server with its new settings"})
 		if err := m.stop(ctx, srv, u.Name, store.StateStopped, "", "role changed"); err != nil {
@@ -89,15 +90,18 @@ func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store
 		}
 	}
 	defer func() { <-m.sem }()
-
 	ok, err := m.docker.ImagePresent(ctx, image)
 	if err != nil {
 		return fmt.Errorf("check image %s: %w", image, err)
 	}
 	if !ok {
-		return &userError{fmt.Sprintf("The image %s of this course is not available on the server. Ask a Labhub administrator to pull it.", image)}
+		if _, err := m.engine(); err != nil {
+			return &userError{fmt.Sprintf("The image %s of this course is not available on the server. Ask a Labhub administrator to pull it.", image)}
+		}
+		if err := m.pullForStart(ctx, f, image, 5, 18); err != nil {
+			return err
+		}
 	}
-
 	f.publish(Event{Progress: 20, Message: "Preparing your files"})
 	labels := m.labels(srv, u, c, role)
 	home := spawner.HomeVolumeName(u.Name, srv.Name)
@@ -117,12 +121,20 @@ func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store
 		}
 	}
 
+	m.copyStart(ctx, f, u, c, p.activity, image, home, shared)
+	networks, err := m.networksFor(ctx, f, c)
+	if err != nil {
+		return err
+	}
 	token, err := m.credentials(ctx, srv, u, role, image)
 	if err != nil {
 		return err
 	}
 	spec := m.spec(srv, u, c, role, image, token, labels, home, shared)
-
+	spec.ExtraNetworks = networks
+	lim := m.limitsFor(c, p.catalog)
+	spec.MemoryBytes, spec.NanoCPUs, spec.PidsLimit = lim.Mem, lim.NanoCPUs, lim.Pids
+	setLimitEnv(spec.Env, lim)
 	f.publish(Event{Progress: 40, Message: "Starting your container"})
 	cs, err := m.docker.Start(ctx, spec)
 	if err != nil {
@@ -167,33 +179,6 @@ func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store
 	}
 	m.routes.Set(u.Name, srv.Name, target, strconv.FormatUint(uint64(srv.ID), 10))
 	return nil
-}
-
-// imageFor returns the image reference a server runs: the activity's choice
-// from the catalog, else the course's image, else the site default.
-func (m *Manager) imageFor(ctx context.Context, c store.Course, a *store.Activity) (string, error) {
-	db := m.db.WithContext(ctx)
-	var img store.Image
-	if a != nil && a.Image != "" {
-		err := db.Where("name = ?", a.Image).First(&img).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return "", &userError{fmt.Sprintf("The image %q chosen for this activity is not in Labhub's catalog. Ask your teacher to pick another one.", a.Image)}
-		}
-		if err != nil {
-			return "", fmt.Errorf("load activity image: %w", err)
-		}
-		return img.Ref, nil
-	}
-	if c.ImageID == nil {
-		return m.opts.DefaultImage, nil
-	}
-	if err := db.First(&img, *c.ImageID).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return m.opts.DefaultImage, nil
-		}
-		return "", fmt.Errorf("load course image: %w", err)
-	}
-	return img.Ref, nil
 }
 
 // credentials issues the server's API token and registers its OAuth client,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/stretchr/testify/require"
 
@@ -213,6 +214,10 @@ func (h *hub) cleanup() {
 		vs, _ := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
 		for _, v := range vs.Volumes {
 			_ = cli.VolumeRemove(ctx, v.Name, true)
+		}
+		ns, _ := cli.NetworkList(ctx, network.ListOptions{Filters: f})
+		for _, n := range ns {
+			_ = cli.NetworkRemove(ctx, n.ID)
 		}
 	}
 	_ = cli.NetworkRemove(ctx, h.network)

@@ -31,6 +31,7 @@ var all = []Migration{
 	{3, "lti advantage: frame origins, deployment policy, key rotation, registration invites", v3LTIAdvantage},
 	{4, "hand-ins and grades", v4HandinsAndGrades},
 	{5, "native accounts and login throttle", v5FallbackLogins},
+	{6, "course environment", v6CourseEnvironment},
 }
 
 // schemaMigration records an applied migration.

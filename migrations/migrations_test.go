@@ -27,7 +27,8 @@ func TestSchemaMatchesModels(t *testing.T) {
 				&store.OAuthClient{}, &store.OAuthCode{}, &store.Session{}, &store.Setting{},
 				&store.NativeAccount{}, &store.LoginThrottle{},
 				&store.RegistrationInvite{},
-				&store.Assignment{}, &store.Handin{}, &store.Grade{}, &store.GradeDelivery{}} {
+				&store.Assignment{}, &store.Handin{}, &store.Grade{}, &store.GradeDelivery{},
+				&store.StartCopy{}, &store.AuditEntry{}, &store.HelpGrant{}} {
 				require.True(t, m.HasTable(model), "%T has no table", model)
 				stmt := &gorm.Statement{DB: db.DB}
 				require.NoError(t, stmt.Parse(model))

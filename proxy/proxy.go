@@ -43,6 +43,13 @@ type Options struct {
 	// it. If nil, the client gets a plain 503.
 	Unavailable http.Handler
 
+	// Guard, if set, sees every request for a routed server before it is
+	// forwarded, with the hub's cookies still on it. When it returns false
+	// it has written the response itself and the request goes no further.
+	// The hub uses it to hold a helper's view of a student's server to
+	// reading.
+	Guard func(w http.ResponseWriter, r *http.Request, user, server string) bool
+
 	// Transport carries requests to containers. If nil, a transport tuned
 	// for many containers on a private network is used: keep-alives, 100
 	// idle connections per container, a 5 s dial timeout, no compression
@@ -76,6 +83,7 @@ type Proxy struct {
 	trusted     func(string) bool
 	fallback    http.Handler
 	unavailable http.Handler
+	guard       func(http.ResponseWriter, *http.Request, string, string) bool
 	log         *slog.Logger
 	rp          *httputil.ReverseProxy
 	// ownTransport is the default transport, whose idle connections Close
@@ -104,6 +112,7 @@ func New(opts Options) *Proxy {
 		trusted:     opts.TrustedProxy,
 		fallback:    opts.Fallback,
 		unavailable: opts.Unavailable,
+		guard:       opts.Guard,
 		log:         opts.Logger,
 		conns:       make(map[*trackedConn]struct{}),
 
@@ -178,6 +187,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e, found := p.table.lookup(user, server)
 	if !found {
 		p.fallback.ServeHTTP(w, r)
+		return
+	}
+	if p.guard != nil && !p.guard(w, r, user, server) {
 		return
 	}
 	fw.e = e

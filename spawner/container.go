@@ -81,6 +81,9 @@ func (d *Docker) Start(ctx context.Context, spec Spec) (Server, error) {
 		if err := d.forceRemove(ctx, old.ID); err != nil {
 			return Server{}, fmt.Errorf("starting %s: replacing stopped container: %w", spec.Name, err)
 		}
+		if err := d.waitGone(ctx, old.ID); err != nil {
+			return Server{}, fmt.Errorf("starting %s: replacing stopped container: %w", spec.Name, err)
+		}
 		d.log.Info("stopped container removed", "container_name", spec.Name, "container_id", old.ID)
 	case !cerrdefs.IsNotFound(err):
 		return Server{}, fmt.Errorf("starting %s: %w", spec.Name, err)
@@ -106,6 +109,12 @@ func (d *Docker) Start(ctx context.Context, spec Spec) (Server, error) {
 	}
 	log := d.log.With("container_name", spec.Name, "container_id", resp.ID)
 	log.Info("container created", "image", spec.Image, "network", netName)
+	if err := d.connectExtra(ctx, resp.ID, spec.ExtraNetworks); err != nil {
+		if rerr := d.forceRemove(ctx, resp.ID); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return Server{}, fmt.Errorf("starting container %s: %w", spec.Name, err)
+	}
 
 	cctx, cancel = d.call(ctx)
 	err = d.cli.ContainerStart(cctx, resp.ID, container.StartOptions{})
@@ -142,8 +151,35 @@ func (d *Docker) Stop(ctx context.Context, nameOrID string, timeout time.Duratio
 	if err := d.forceRemove(ctx, nameOrID); err != nil {
 		return err
 	}
+	if err := d.waitGone(ctx, nameOrID); err != nil {
+		return err
+	}
 	d.log.Info("container stopped and removed", "container", nameOrID)
 	return nil
+}
+
+// waitGone waits until the engine no longer knows the container nameOrID:
+// a removal another caller started may still be under way when ours
+// returns, and until it ends the name cannot be used again.
+func (d *Docker) waitGone(ctx context.Context, nameOrID string) error {
+	deadline := time.Now().Add(d.timeout)
+	for {
+		_, err := d.inspectContainer(ctx, nameOrID)
+		if cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("waiting for removal of %s: %w", nameOrID, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container %s still exists after its removal", nameOrID)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Inspect returns the container nameOrID, with its IP on network. An empty

@@ -46,6 +46,10 @@ type Spec struct {
 	// Network is the only network the container joins. If empty, the
 	// default network of Options is used.
 	Network string
+	// ExtraNetworks are joined too, before the container starts: a network
+	// where a course's servers reach each other, or one with a route out.
+	// The server's URL stays its address on Network.
+	ExtraNetworks []string
 	// User is the "uid:gid" or name to run as. If empty, the image's user.
 	User string
 	// MemoryBytes limits memory; swap beyond it is not allowed. If zero,
@@ -85,6 +89,11 @@ func (s Spec) validate() error {
 		}
 		if !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {
 			errs = append(errs, fmt.Errorf("invalid mount target %q", m.Target))
+		}
+	}
+	for _, n := range s.ExtraNetworks {
+		if !nameRE.MatchString(n) {
+			errs = append(errs, fmt.Errorf("invalid network name %q", n))
 		}
 	}
 	if s.MemoryBytes < 0 || s.NanoCPUs < 0 || s.PidsLimit < 0 {

@@ -93,8 +93,16 @@ type Image struct {
 	Name        string `gorm:"size:100;not null;uniqueIndex"`
 	Ref         string `gorm:"size:500;not null"`
 	Description string `gorm:"size:2000"`
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Limits of servers running the image: what a course gets unless its
+	// instructor chooses (Default), and the most they may choose (Max).
+	// Memory in bytes, CPU in billionths of a core; zero means the site's
+	// --mem-limit or --cpu-limit.
+	MemDefault int64 `gorm:"not null;default:0"`
+	MemMax     int64 `gorm:"not null;default:0"`
+	CPUDefault int64 `gorm:"column:cpu_default;not null;default:0"`
+	CPUMax     int64 `gorm:"column:cpu_max;not null;default:0"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Course is an LTI context of one platform or consumer.
@@ -106,6 +114,22 @@ type Course struct {
 	Title     string `gorm:"size:500"`
 	Label     string `gorm:"size:255"`
 	ImageID   *uint
+	// ImageChosenAt is when an instructor last chose the course's image
+	// (ImageID nil then means the site default); nil while nobody has.
+	ImageChosenAt *time.Time
+	// MemLimit (bytes) and NanoCPUs are the instructor's limits; zero means
+	// the image's default.
+	MemLimit int64 `gorm:"not null;default:0"`
+	NanoCPUs int64 `gorm:"column:nano_cpus;not null;default:0"`
+	// IdleTimeout in seconds: zero means the site's --idle-timeout, a
+	// negative value never stops idle servers.
+	IdleTimeout int64 `gorm:"not null;default:0"`
+	// Network is the network policy: NetworkHubOnly, NetworkCourse or
+	// NetworkOutside.
+	Network string `gorm:"size:20;not null;default:hub"`
+	// EndedAt is when an instructor ended the course; students cannot start
+	// servers while it is set.
+	EndedAt   *time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -184,8 +208,12 @@ type Server struct {
 	StartedAt     *time.Time
 	StoppedAt     *time.Time
 	LastActivity  *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// OOMKills counts processes the kernel killed in the server's container
+	// for going over its memory limit; LastOOMAt is the latest.
+	OOMKills  int        `gorm:"column:oom_kills;not null;default:0"`
+	LastOOMAt *time.Time `gorm:"column:last_oom_at"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Token kinds.

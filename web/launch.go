@@ -71,9 +71,17 @@ func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.La
 	s.afterLaunch(provider, l, e)
 	s.logger(c).Info("accepted launch", "lti_version", l.Version, "user", e.User.Name, "course", e.Course.Slug,
 		"role", e.Enrollment.Role, "new_user", e.NewUser)
-	st, err := s.Manager.Ensure(ctx, startRequest(e))
+	req := startRequest(e)
+	if s.chooseImageFirst(c, req) {
+		return
+	}
+	st, err := s.Manager.Ensure(ctx, req)
 	if err != nil {
 		s.internalError(c, "start server", err)
+		return
+	}
+	if st.Waiting != "" {
+		s.waiting(c, &e.User, e.Course, st.Waiting)
 		return
 	}
 	if st.Ready {

@@ -114,8 +114,8 @@ func (s *Server) home(c *gin.Context) {
 			StopURL:    s.base + "hub/stop/" + course.PathEscape(u.Name) + "/" + course.PathEscape(r.Name)})
 	}
 	s.render(c, http.StatusOK, "home.html", map[string]any{"Title": "Home", "Base": s.base, "User": u.Name,
-		"Servers": list, "CSRF": s.csrfToken(sess), "Account": s.hasNativeAccount(c, u), "Admin": u.Admin && s.fallback(),
-		"Activities": s.homeActivities(c, u)})
+		"Servers": list, "CSRF": s.csrfToken(sess), "Account": s.hasNativeAccount(c, u), "Admin": u.Admin,
+		"Fallback": s.fallback(), "Teaching": s.teaching(c, u), "Activities": s.homeActivities(c, u)})
 }
 
 // ownServer loads the server named in the path when it belongs to the
@@ -207,6 +207,12 @@ func (s *Server) spawnServer(c *gin.Context) {
 	st, err := s.Manager.Start(c.Request.Context(), srv.ID)
 	if err != nil {
 		s.internalError(c, "start server", err)
+		return
+	}
+	if st.Waiting != "" {
+		var crs store.Course
+		s.DB.WithContext(c.Request.Context()).First(&crs, srv.CourseID)
+		s.waiting(c, u, crs, st.Waiting)
 		return
 	}
 	if st.Ready {

@@ -13,7 +13,7 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.New("pages").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html"))
 
 // page is the data every template gets.
 type page struct {

@@ -176,6 +176,8 @@ func (s *Server) routes() {
 
 	s.gradingRoutes()
 
+	s.environmentRoutes(g)
+
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	g.GET("/readyz", s.readyz)
 	g.GET("/metrics", s.metrics.handler())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -164,52 +163,6 @@ func (a *app) lti13Cmd() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(append([]*cobra.Command{add, list}, a.lti13More()...)...)
-	return cmd
-}
-
-func (a *app) imageCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "image", Short: "Manage the image catalog"}
-	var desc string
-	add := &cobra.Command{
-		Use:   "add NAME REF",
-		Short: "Add an image to the catalog, or change an entry's reference",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name, ref := strings.TrimSpace(args[0]), strings.TrimSpace(args[1])
-			if name == "" || ref == "" || strings.ContainsAny(ref, " \t\n") {
-				return errors.New("give a name and an image reference such as quay.io/jupyter/scipy-notebook:2024-12-02")
-			}
-			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-				img := store.Image{Name: name, Ref: ref, Description: desc}
-				err := db.WithContext(ctx).Where(store.Image{Name: name}).
-					Assign(store.Image{Ref: ref, Description: desc}).FirstOrCreate(&img).Error
-				if err != nil {
-					return fmt.Errorf("save image: %w", err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "image %s -> %s saved\n", img.Name, img.Ref)
-				return nil
-			})
-		},
-	}
-	add.Flags().StringVar(&desc, "description", "", "what the image is for")
-	list := &cobra.Command{
-		Use: "list", Short: "List the catalog", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-				var imgs []store.Image
-				if err := db.WithContext(ctx).Order("name").Find(&imgs).Error; err != nil {
-					return fmt.Errorf("list images: %w", err)
-				}
-				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
-				fmt.Fprintln(w, "NAME\tREF\tDESCRIPTION")
-				for _, i := range imgs {
-					fmt.Fprintf(w, "%s\t%s\t%s\n", i.Name, i.Ref, i.Description)
-				}
-				return w.Flush()
-			})
-		},
-	}
-	cmd.AddCommand(add, list)
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -136,7 +137,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		SiteSharedVolume: cfg.SiteSharedVol, MemLimit: cfg.MemLimit, NanoCPUs: int64(cfg.CPULimit * 1e9),
 		PidsLimit: int64(cfg.PidsLimit), SpawnTimeout: cfg.SpawnTimeout, SpawnConcurrency: cfg.SpawnLimit,
 		IdleTimeout: cfg.IdleTimeout, OrphanGrace: cfg.OrphanGrace, DefaultURL: cfg.DefaultURL,
-		CompatVersion: cfg.CompatVersion, Logger: log,
+		CompatVersion: cfg.CompatVersion, Logger: log, AllowOutside: cfg.Environment.AllowOutside,
 	})
 
 	nonces := registry.NewNonces(db, nil)
@@ -162,7 +163,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 			if err := db.WithContext(ctx).Exec("SELECT 1").Error; err != nil {
 				return fmt.Errorf("database: %w", err)
 			}
-			if _, err := docker.ImagePresent(ctx, cfg.Image); err != nil {
+			if _, err := docker.ImagePresent(ctx, cmp.Or(cfg.Image, "labhub/readiness-check")); err != nil {
 				return fmt.Errorf("docker: %w", err)
 			}
 			return nil
@@ -186,6 +187,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		Fallback:         http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { srv.ProxyFallback().ServeHTTP(w, r) }),
 		FrameAncestors:   func() []string { return srv.FrameAncestors() },
 		CrossSiteCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+		Guard:            func(w http.ResponseWriter, r *http.Request, u, s string) bool { return srv.HelpGuard(w, r, u, s) },
 	})
 	opts.Proxy = px
 	srv, err = web.New(opts)

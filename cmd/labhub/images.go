@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/labhub/labhub/auth"
+	"github.com/labhub/labhub/config"
+	"github.com/labhub/labhub/course"
+	"github.com/labhub/labhub/registry"
+	"github.com/labhub/labhub/spawner"
+	"github.com/labhub/labhub/store"
+)
+
+// catalogManager is a course manager for catalog changes, which touch only
+// the database; d may be nil when the command needs no engine.
+func catalogManager(db *store.DB, d course.Docker, opts course.Options) *course.Manager {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return course.NewManager(db, auth.New(db, nil, nil), d, nopRoutes{}, opts)
+}
+
+func (a *app) imageCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "image", Short: "Manage the image catalog"}
+	var desc, memDefault, memMax string
+	var cpuDefault, cpuMax float64
+	add := &cobra.Command{
+		Use:   "add NAME REF",
+		Short: "Add an image to the catalog, or change an entry (only the options given change)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
+				in := course.ImageInput{Name: args[0], Ref: args[1]}
+				var old store.Image
+				if db.WithContext(ctx).Where("name = ?", strings.ToLower(strings.TrimSpace(args[0]))).First(&old).Error == nil {
+					in.Description, in.MemDefault, in.MemMax = old.Description, old.MemDefault, old.MemMax
+					in.CPUDefault, in.CPUMax = old.CPUDefault, old.CPUMax
+				}
+				fl := cmd.Flags()
+				if fl.Changed("description") {
+					in.Description = desc
+				}
+				for _, m := range []struct {
+					flag string
+					val  string
+					dst  *int64
+				}{{"mem-default", memDefault, &in.MemDefault}, {"mem-max", memMax, &in.MemMax}} {
+					if !fl.Changed(m.flag) {
+						continue
+					}
+					n, err := config.ParseBytes(m.val)
+					if err != nil {
+						return fmt.Errorf("--%s: %w", m.flag, err)
+					}
+					*m.dst = n
+				}
+				if fl.Changed("cpu-default") {
+					in.CPUDefault = int64(cpuDefault * 1e9)
+				}
+				if fl.Changed("cpu-max") {
+					in.CPUMax = int64(cpuMax * 1e9)
+				}
+				img, err := catalogManager(db, nil, course.Options{}).PutImage(ctx, in)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "image %s -> %s saved\n", img.Name, img.Ref)
+				return nil
+			})
+		},
+	}
+	f := add.Flags()
+	f.StringVar(&desc, "description", "", "what the image is for")
+	f.StringVar(&memDefault, "mem-default", "", "memory a course's servers get unless its instructor chooses (0 for the site's --mem-limit)")
+	f.StringVar(&memMax, "mem-max", "", "most memory an instructor may choose (0 for the site's --mem-limit)")
+	f.Float64Var(&cpuDefault, "cpu-default", 0, "CPU cores a course's servers get unless its instructor chooses (0 for the site's --cpu-limit)")
+	f.Float64Var(&cpuMax, "cpu-max", 0, "most CPU cores an instructor may choose (0 for the site's --cpu-limit)")
+	list := &cobra.Command{
+		Use: "list", Short: "List the catalog and whether the Docker engine has each image", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
+				var imgs []store.Image
+				if err := db.WithContext(ctx).Order("name").Find(&imgs).Error; err != nil {
+					return fmt.Errorf("list images: %w", err)
+				}
+				d, derr := spawner.New(spawner.Options{Logger: slog.New(slog.DiscardHandler)})
+				if derr == nil {
+					defer d.Close()
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
+				fmt.Fprintln(w, "NAME\tREF\tPRESENT\tMEMORY\tCPU\tDESCRIPTION")
+				for _, i := range imgs {
+					present := "?"
+					if derr == nil {
+						if ok, err := d.ImagePresent(ctx, i.Ref); err == nil {
+							present = strconv.FormatBool(ok)
+						}
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s/%s\t%s/%s\t%s\n", i.Name, i.Ref, present,
+						course.FormatBytes(i.MemDefault), course.FormatBytes(i.MemMax),
+						course.FormatCPU(i.CPUDefault), course.FormatCPU(i.CPUMax), i.Description)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	remove := &cobra.Command{
+		Use: "remove NAME", Short: "Remove an image from the catalog (not while a course uses it)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
+				err := catalogManager(db, nil, course.Options{}).DeleteImage(ctx, args[0])
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("the catalog has no image %q", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "image %s removed\n", args[0])
+				return nil
+			})
+		},
+	}
+	pull := &cobra.Command{
+		Use: "pull NAME", Short: "Pull a catalog image onto the Docker engine, showing progress", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
+				var img store.Image
+				if err := db.WithContext(ctx).Where("name = ?", args[0]).First(&img).Error; err != nil {
+					return fmt.Errorf("the catalog has no image %q", args[0])
+				}
+				d, err := spawner.New(spawner.Options{Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				last := -1
+				err = d.Pull(ctx, img.Ref, func(p spawner.PullProgress) {
+					if pc := p.Percent(); pc/10 != last/10 {
+						last = pc
+						fmt.Fprintf(cmd.OutOrStdout(), "%3d%% (%d of %d layers)\n", pc, p.LayersDone, p.Layers)
+					}
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "image %s pulled\n", img.Ref)
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(add, list, remove, pull)
+	return cmd
+}
+
+// courseCmd manages courses from the command line: export and delete.
+func (a *app) courseCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "course", Short: "Export or delete a course's data"}
+	cfg := &config.Server{}
+	var out string
+	var yes bool
+	withManager := func(cmd *cobra.Command, f func(ctx context.Context, m *course.Manager, c store.Course, admin store.User) error) error {
+		return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
+			var c store.Course
+			if err := db.WithContext(ctx).Where("slug = ?", cmd.Flags().Arg(0)).First(&c).Error; err != nil {
+				return fmt.Errorf("no course %q (use the short name from its page address)", cmd.Flags().Arg(0))
+			}
+			instance, err := db.GetOrInit(ctx, "instance_id", func() string { return "" })
+			if err != nil {
+				return err
+			}
+			d, err := spawner.New(spawner.Options{Network: cfg.Network, Logger: slog.Default()})
+			if err != nil {
+				return fmt.Errorf("connect to docker: %w", err)
+			}
+			defer d.Close()
+			m := catalogManager(db, d, course.Options{Network: cfg.Network, Instance: instance, DefaultImage: cfg.Image,
+				NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner})
+			defer m.Wait()
+			actor := store.User{Name: "labhub-cli"}
+			return f(ctx, m, c, actor)
+		})
+	}
+	export := &cobra.Command{
+		Use:   "export COURSE",
+		Short: "Write one archive per student (home folder) of COURSE into a directory",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withManager(cmd, func(ctx context.Context, m *course.Manager, c store.Course, actor store.User) error {
+				if err := os.MkdirAll(out, 0o700); err != nil {
+					return err
+				}
+				owners, err := m.HomeOwners(ctx, c)
+				if err != nil {
+					return err
+				}
+				for _, o := range owners {
+					p := filepath.Join(out, spawner.Escape(o.UserName)+".tar.gz")
+					fh, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+					if err != nil {
+						return err
+					}
+					err = m.ExportStudent(ctx, c, o.UserName, fh)
+					if cerr := fh.Close(); err == nil {
+						err = cerr
+					}
+					if err != nil {
+						return fmt.Errorf("export %s: %w", o.UserName, err)
+					}
+					fmt.Fprintln(cmd.OutOrStdout(), p)
+				}
+				m.Audit(ctx, actor, "course.export", &c, "", fmt.Sprintf("%d archives to %s", len(owners), out))
+				return nil
+			})
+		},
+	}
+	export.Flags().StringVar(&out, "out", ".", "directory for the archives")
+	del := &cobra.Command{
+		Use:   "delete COURSE",
+		Short: "Stop COURSE's servers and delete its home folders, files and records",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !yes {
+				return errors.New("this deletes every student's files in the course; add --yes to go ahead")
+			}
+			return withManager(cmd, func(ctx context.Context, m *course.Manager, c store.Course, actor store.User) error {
+				if err := m.DeleteCourse(ctx, actor, c); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "course %s deleted\n", c.Slug)
+				return nil
+			})
+		},
+	}
+	del.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	for _, c := range []*cobra.Command{export, del} {
+		// The server's settings say where volumes and images are.
+		config.DeclareServer(a.bind(c.Flags()), cfg)
+	}
+	cmd.AddCommand(export, del)
+	return cmd
+}
+
+// nopRoutes is a route table for commands that publish no routes.
+type nopRoutes struct{}
+
+func (nopRoutes) Set(string, string, *url.URL, string)          {}
+func (nopRoutes) Delete(string, string)                         {}
+func (nopRoutes) LastActivity(string, string) (time.Time, bool) { return time.Time{}, false }
