@@ -75,6 +75,8 @@ type hub struct {
 	extra   []string
 	// extraEnv is added to the environment of serve.
 	extraEnv []string
+	// hubPort is the port of the hub API for containers of the last start.
+	hubPort int
 	cmd      *exec.Cmd
 	done     chan struct{}
 	logs     *syncBuffer
@@ -130,8 +132,9 @@ func (h *hub) Start() {
 // answers.
 func (h *hub) startCommand(sub string) {
 	h.t.Helper()
+	h.hubPort = freePort(h.t)
 	args := append([]string{sub, "--data-dir", h.dir, "--listen", h.listen, "--network", h.network,
-		"--hub-port", strconv.Itoa(freePort(h.t)), "--image", testutil.Image(h.t), "--log-level", "debug",
+		"--hub-port", strconv.Itoa(h.hubPort), "--image", testutil.Image(h.t), "--log-level", "debug",
 		"--mem-limit", "512M", "--spawn-timeout", "90s"}, h.extra...)
 	h.cmd = exec.Command(labhubBin, args...)
 	h.cmd.Env = append(h.env(), h.extraEnv...)
@@ -149,7 +152,7 @@ func (h *hub) startCommand(sub string) {
 			h.t.Fatalf("labhub exited at start:\n%s", h.logs)
 		default:
 		}
-		resp, err := http.Get(h.URL + "healthz")
+		resp, err := http.Get("http://" + h.listen + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

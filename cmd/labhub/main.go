@@ -60,7 +60,7 @@ func newRoot() *cobra.Command {
 		return setupLogging(a.common)
 	}
 	root.AddCommand(a.serveCmd(false), a.serveCmd(true), a.migrateCmd(), a.lti11Cmd(), a.lti13Cmd(),
-		a.imageCmd(), a.userCmd(), a.tokenCmd(), a.accountCmd(), a.settingsCmd())
+		a.imageCmd(), a.userCmd(), a.tokenCmd(), a.accountCmd(), a.doctorCmd(), a.settingsCmd())
 	return root
 }
 
