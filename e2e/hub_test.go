@@ -77,9 +77,9 @@ type hub struct {
 	extraEnv []string
 	// hubPort is the port of the hub API for containers of the last start.
 	hubPort int
-	cmd      *exec.Cmd
-	done     chan struct{}
-	logs     *syncBuffer
+	cmd     *exec.Cmd
+	done    chan struct{}
+	logs    *syncBuffer
 }
 
 func freePort(t *testing.T) int {

@@ -59,4 +59,3 @@ func TestAdoptOldDeploymentVolume(t *testing.T) {
 	out = docker(t, "run", "--rm", "-v", volume+":/w", "--entrypoint", "sh", notebook, "-c", "cat /w/old.txt /w/new.txt; stat -c %u:%g /w/new.txt")
 	require.Equal(t, "written by the old hub\nfrom labhub1000:100", strings.ReplaceAll(out, "\n1000", "1000"))
 }
-
