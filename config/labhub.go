@@ -65,6 +65,7 @@ type Server struct {
 	DefaultURL    string
 	CompatVersion string
 	SiteSharedVol string
+	HomeVolume    string
 
 	Accounts    AccountSettings
 	LMS         LMSSettings
@@ -132,6 +133,8 @@ func DeclareServer(s *Set, c *Server) {
 		Usage: "Page a server opens on (e.g. /lab or /tree); empty leaves the image's default."})
 	s.String(&c.CompatVersion, Setting{Flag: "jupyterhub-version", Env: []string{"LABHUB_JUPYTERHUB_VERSION", "JUPYTERHUB_VERSION"}, Default: "5.3.0", Group: g,
 		Usage: "JupyterHub version Labhub reports to jupyterhub-singleuser (PEP 440)."})
+	s.String(&c.HomeVolume, Setting{Flag: "home-volume", Env: []string{"LABHUB_HOME_VOLUME"}, Group: g,
+		Usage: "Name template of users' home volumes with {username} and {course}, escaped as DockerSpawner does; jupyterhub-user-{username} adopts an old deployment's volumes (one home for all courses); empty means one volume per user per course."})
 	s.String(&c.SiteSharedVol, Setting{Flag: "site-shared-volume", Env: []string{"LABHUB_SITE_SHARED_VOLUME"}, Group: g,
 		Usage: "Named volume of the old deployment's site-wide shared folder, mounted read-only at <notebook-dir>/site-shared; empty for none."})
 
@@ -181,6 +184,9 @@ func (c *Server) Validate() error {
 	}
 	if c.SpawnLimit < 1 {
 		return fmt.Errorf("spawn concurrency must be at least 1")
+	}
+	if c.HomeVolume != "" && !strings.Contains(c.HomeVolume, "{username}") {
+		return fmt.Errorf("home volume template %q must contain {username}, or every user would share one home", c.HomeVolume)
 	}
 	if c.NotebookDir == "" || !strings.HasPrefix(c.NotebookDir, "/") {
 		return fmt.Errorf("notebook directory %q must be an absolute path", c.NotebookDir)

@@ -56,6 +56,9 @@ type Options struct {
 	NotebookDir string
 	// VolumeOwner ("uid:gid") owns new volumes.
 	VolumeOwner string
+	// HomeVolumeTemplate names home volumes (spawner.VolumeFromTemplate);
+	// "" means spawner.HomeVolumeName, one volume per user per course.
+	HomeVolumeTemplate string
 	// SiteSharedVolume, if set, is mounted read-only at NotebookDir/site-shared.
 	SiteSharedVolume string
 	// Limits per container; zero means none.
@@ -151,6 +154,18 @@ type Status struct {
 	// Waiting, when not empty, says why the server cannot start yet, in
 	// words for its owner.
 	Waiting string
+}
+
+// HomeVolume returns the name of a user's home volume for a server.
+func (m *Manager) HomeVolume(user, server string) (string, error) {
+	if m.opts.HomeVolumeTemplate == "" {
+		return spawner.HomeVolumeName(user, server), nil
+	}
+	name, err := spawner.VolumeFromTemplate(m.opts.HomeVolumeTemplate, user, server)
+	if err != nil {
+		return "", &userError{"Your user name cannot name a home volume under this Labhub's volume settings. Tell an administrator."}
+	}
+	return name, nil
 }
 
 // Prefix returns the URL path of a user's server.

@@ -104,7 +104,10 @@ func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store
 	}
 	f.publish(Event{Progress: 20, Message: "Preparing your files"})
 	labels := m.labels(srv, u, c, role)
-	home := spawner.HomeVolumeName(u.Name, srv.Name)
+	home, err := m.HomeVolume(u.Name, srv.Name)
+	if err != nil {
+		return err
+	}
 	if _, err := m.docker.EnsureVolume(ctx, home, labels, m.opts.VolumeOwner, image); err != nil {
 		return fmt.Errorf("prepare home volume: %w", err)
 	}

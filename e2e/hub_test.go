@@ -76,9 +76,11 @@ type hub struct {
 	extra   []string
 	// extraEnv is added to the environment of serve.
 	extraEnv []string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	logs     *syncBuffer
+	// hubPort is the port of the hub API for containers of the last start.
+	hubPort int
+	cmd     *exec.Cmd
+	done    chan struct{}
+	logs    *syncBuffer
 	// client reaches the hub; it trusts the test CA when the hub serves
 	// HTTPS.
 	client *http.Client
@@ -135,8 +137,9 @@ func (h *hub) Start() {
 // answers.
 func (h *hub) startCommand(sub string) {
 	h.t.Helper()
+	h.hubPort = freePort(h.t)
 	args := append([]string{sub, "--data-dir", h.dir, "--listen", h.listen, "--network", h.network,
-		"--hub-port", strconv.Itoa(freePort(h.t)), "--image", testutil.Image(h.t), "--log-level", "debug",
+		"--hub-port", strconv.Itoa(h.hubPort), "--image", testutil.Image(h.t), "--log-level", "debug",
 		"--mem-limit", "512M", "--spawn-timeout", "90s"}, h.extra...)
 	h.cmd = exec.Command(labhubBin, args...)
 	h.cmd.Env = append(h.env(), h.extraEnv...)
@@ -154,7 +157,13 @@ func (h *hub) startCommand(sub string) {
 			h.t.Fatalf("labhub exited at start:\n%s", h.logs)
 		default:
 		}
-		resp, err := h.client.Get(h.URL + "healthz")
+		// A hub behind a front answers on its own listener before the
+		// front does.
+		health := h.URL + "healthz"
+		if !strings.HasPrefix(h.URL, "https://"+h.listen) {
+			health = "http://" + h.listen + "/healthz"
+		}
+		resp, err := h.client.Get(health)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -104,8 +104,12 @@ func (j *jupyter) run(code string) (stdout, errText string) {
 	defer j.do(http.MethodDelete, "api/kernels/"+k.ID, nil)
 
 	session := newID()
-	ws := strings.Replace(j.base, "http://", "ws://", 1) + "api/kernels/" + k.ID + "/channels?session_id=" + session
+	ws := strings.Replace(strings.Replace(j.base, "https://", "wss://", 1), "http://", "ws://", 1) +
+		"api/kernels/" + k.ID + "/channels?session_id=" + session
 	dialer := websocket.Dialer{Jar: j.client.Jar, HandshakeTimeout: 10 * time.Second}
+	if tr, ok := j.client.Transport.(*http.Transport); ok {
+		dialer.TLSClientConfig = tr.TLSClientConfig
+	}
 	conn, resp, err := dialer.Dial(ws, nil)
 	if resp != nil && err != nil {
 		b, _ := io.ReadAll(resp.Body)

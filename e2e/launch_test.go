@@ -32,7 +32,11 @@ func newEnv(t *testing.T, extra ...string) *env {
 // newEnvWith is newEnv; with oldEnv the LTI 1.1 consumer comes from the old
 // deployment's LTI_CLIENT_KEY and LTI_SHARED_SECRET instead of the command.
 func newEnvWith(t *testing.T, oldEnv bool, extra ...string) *env {
-	h := newHub(t, extra...)
+	return register(t, newHub(t, extra...), oldEnv)
+}
+
+// register creates a platform double and registers it with h at h.URL.
+func register(t *testing.T, h *hub, oldEnv bool) *env {
 	p, err := lms.New(lms.Options{})
 	require.NoError(t, err)
 	srv := httptest.NewServer(p.Handler())

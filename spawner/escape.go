@@ -3,6 +3,7 @@ package spawner
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 )
 
@@ -97,4 +98,19 @@ func SharedVolumeName(course string) string {
 func LegacyHomeVolumeName(user string) string {
 	out, _ := escape(user, -1)
 	return "jupyterhub-user-" + out
+}
+
+// VolumeFromTemplate renders a DockerSpawner-style volume name template:
+// {username} becomes the escaped user name and {servername} (or {course})
+// the escaped server name, both unbounded as DockerSpawner escaped them, so
+// "jupyterhub-user-{username}" names the volumes an old deployment made. The
+// result must be a valid volume name of at most 255 bytes.
+func VolumeFromTemplate(template, user, server string) (string, error) {
+	u, _ := escape(user, -1)
+	s, _ := escape(server, -1)
+	name := strings.NewReplacer("{username}", u, "{servername}", s, "{course}", s).Replace(template)
+	if strings.ContainsAny(name, "{}") || !nameRE.MatchString(name) || len(name) > 255 {
+		return "", fmt.Errorf("volume name template %q gives %q, which is not a volume name", template, name)
+	}
+	return name, nil
 }

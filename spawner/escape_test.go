@@ -281,3 +281,23 @@ func TestNamesSplitUnambiguously(t *testing.T) {
 		})
 	}
 }
+
+func TestVolumeFromTemplate(t *testing.T) {
+	for _, tc := range []struct{ template, user, server, want string }{
+		// DockerSpawner's names, as jupyterhub-deploy-docker configured them.
+		{"jupyterhub-user-{username}", "student.one@uni.edu", "lti101", "jupyterhub-user-student-2eone-40uni-2eedu"},
+		{"jupyterhub-user-{username}", "Alice", "c", "jupyterhub-user--41lice"},
+		{"home-{username}-{course}", "a-b", "lab_1", "home-a-2db-lab-5f1"},
+		{"{username}--{servername}", "u", "s", "u--s"},
+	} {
+		got, err := spawner.VolumeFromTemplate(tc.template, tc.user, tc.server)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got)
+	}
+	for _, bad := range []string{"{user}", "", "has space-{username}", "-{username}"} {
+		_, err := spawner.VolumeFromTemplate(bad, "u", "s")
+		require.Error(t, err, "%q", bad)
+	}
+	_, err := spawner.VolumeFromTemplate("jupyterhub-user-{username}", strings.Repeat("é", 100), "s")
+	require.Error(t, err, "longer than a volume name may be")
+}

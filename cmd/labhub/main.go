@@ -60,7 +60,8 @@ func newRoot() *cobra.Command {
 		return setupLogging(a.common)
 	}
 	root.AddCommand(a.serveCmd(false), a.serveCmd(true), a.migrateCmd(), a.lti11Cmd(), a.lti13Cmd(),
-		a.imageCmd(), a.courseCmd(), a.userCmd(), a.tokenCmd(), a.accountCmd(), a.toolkeyCmd(), a.settingsCmd())
+		a.imageCmd(), a.courseCmd(), a.userCmd(), a.tokenCmd(), a.accountCmd(), a.toolkeyCmd(), a.doctorCmd(),
+		a.settingsCmd())
 	root.AddCommand(a.gradeCmd())
 	return root
 }

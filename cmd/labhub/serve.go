@@ -102,20 +102,9 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	if err != nil {
 		return err
 	}
-	hubIP, bindIP := cfg.HubIP, cfg.HubIP
-	if selfIP, inContainer, err := docker.ConnectSelf(ctx, cfg.Network); err != nil {
-		return fmt.Errorf("join network %s: %w", cfg.Network, err)
-	} else if inContainer {
-		bindIP = "0.0.0.0"
-		if hubIP == "" {
-			hubIP = selfIP
-		}
-	} else if hubIP == "" {
-		hubIP, bindIP = gateway, gateway
-	}
-	if ip := net.ParseIP(bindIP); ip == nil && bindIP != "" {
-		// A host name (HUB_IP=labhub in a compose file) names this container.
-		bindIP = "0.0.0.0"
+	hubIP, bindIP, err := hubAddress(ctx, docker, cfg, gateway)
+	if err != nil {
+		return err
 	}
 	base := cfg.BasePath()
 	hubAPI := "http://" + net.JoinHostPort(hubIP, strconv.Itoa(cfg.HubPort)) + base + "hub/api"
@@ -134,7 +123,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	mgr := course.NewManager(db, authn, docker, routeTable{table}, course.Options{
 		Base: base, PublicURL: cfg.PublicURL, HubAPIURL: hubAPI, Network: cfg.Network, Instance: instance,
 		DefaultImage: cfg.Image, NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner,
-		SiteSharedVolume: cfg.SiteSharedVol, MemLimit: cfg.MemLimit, NanoCPUs: int64(cfg.CPULimit * 1e9),
+		SiteSharedVolume: cfg.SiteSharedVol, HomeVolumeTemplate: cfg.HomeVolume, MemLimit: cfg.MemLimit, NanoCPUs: int64(cfg.CPULimit * 1e9),
 		PidsLimit: int64(cfg.PidsLimit), SpawnTimeout: cfg.SpawnTimeout, SpawnConcurrency: cfg.SpawnLimit,
 		IdleTimeout: cfg.IdleTimeout, OrphanGrace: cfg.OrphanGrace, DefaultURL: cfg.DefaultURL,
 		CompatVersion: cfg.CompatVersion, Logger: log, AllowOutside: cfg.Environment.AllowOutside,
@@ -251,6 +240,49 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		err = nil
 	}
 	return err
+}
+
+// hubAddress decides where the hub API for containers listens (bindIP) and
+// the address containers use for it (hubIP).
+//
+//   - A hub on the host's network stack (a process, or a container with
+//     network_mode host) listens on the notebook network's gateway, which
+//     containers reach.
+//   - A hub in a container on a bridge network joins the notebook network
+//     and listens on all its addresses; containers reach it by HUB_IP or its
+//     address there. That only works when the network lets containers reach
+//     each other, so a network that isolates them (the default) is refused
+//     with a message.
+//   - HUB_IP, when set, names the address containers use.
+func hubAddress(ctx context.Context, docker *spawner.Docker, cfg *config.Server, gateway string) (hubIP, bindIP string, err error) {
+	selfIP, inContainer, err := docker.ConnectSelf(ctx, cfg.Network)
+	if err != nil {
+		return "", "", fmt.Errorf("join network %s: %w", cfg.Network, err)
+	}
+	if !inContainer {
+		switch {
+		case cfg.HubIP == "":
+			return gateway, gateway, nil
+		case net.ParseIP(cfg.HubIP) == nil:
+			return cfg.HubIP, "0.0.0.0", nil
+		default:
+			return cfg.HubIP, cfg.HubIP, nil
+		}
+	}
+	info, err := docker.InspectNetwork(ctx, cfg.Network)
+	if err != nil {
+		return "", "", err
+	}
+	if !info.ICC {
+		return "", "", fmt.Errorf("labhub runs in a container on a bridge network, and network %s keeps containers "+
+			"from reaching each other, so notebook servers could not reach the hub nor the hub them: run Labhub's "+
+			"container on the host's network (network_mode: host, as docker-compose.yml does), or name a notebook "+
+			"network that allows traffic between containers", cfg.Network)
+	}
+	if cfg.HubIP != "" {
+		return cfg.HubIP, "0.0.0.0", nil
+	}
+	return selfIP, "0.0.0.0", nil
 }
 
 // sweep deletes expired nonces, sessions, tokens and codes every few
