@@ -82,10 +82,8 @@ func (m *Manager) HomeOwners(ctx context.Context, c store.Course) ([]Owner, erro
 }
 
 // ExportStudent writes one student's work in course c to w as a gzipped tar
-// archive: their home under home/.
-//
-// TODO: hand-ins (their own volume) belong in the archive under handins/
-// once hand-ins are stored.
+// archive: their home under home/ and their hand-ins under handins/, in the
+// hand-in volume's layout (<activity>/<user>/<time>/).
 func (m *Manager) ExportStudent(ctx context.Context, c store.Course, userName string, w io.Writer) error {
 	owners, err := m.HomeOwners(ctx, c)
 	if err != nil {
@@ -104,11 +102,14 @@ func (m *Manager) exportHome(ctx context.Context, c store.Course, o Owner, w io.
 	if err != nil {
 		return err
 	}
-	image, err := m.helperImage(ctx, c)
+	image, err := m.HelperImage(ctx, c)
 	if err != nil {
 		return err
 	}
-	home := spawner.HomeVolumeName(o.UserName, o.Server)
+	home, err := m.HomeVolume(o.UserName, o.Server)
+	if err != nil {
+		return err
+	}
 	gz := gzip.NewWriter(w)
 	tw := tar.NewWriter(gz)
 	rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: home, Target: helperHome, ReadOnly: true}}, helperHome)
@@ -124,11 +125,43 @@ func (m *Manager) exportHome(ctx context.Context, c store.Course, o Owner, w io.
 			return fmt.Errorf("archive home of %s: %w", o.UserName, err)
 		}
 	}
+	if err := m.exportHandins(ctx, e, image, c, o, tw); err != nil {
+		return err
+	}
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
 	if err := gz.Close(); err != nil {
 		return fmt.Errorf("archive: %w", err)
+	}
+	return nil
+}
+
+// exportHandins adds a student's finished hand-ins in course c to tw.
+func (m *Manager) exportHandins(ctx context.Context, e Engine, image string, c store.Course, o Owner, tw *tar.Writer) error {
+	var paths []string
+	err := m.db.WithContext(ctx).Model(&store.Handin{}).
+		Joins("JOIN activities ON activities.id = handins.activity_id").
+		Where("activities.course_id = ? AND handins.user_id = ? AND handins.state = ?", c.ID, o.UserID, store.HandinDone).
+		Order("handins.path").Pluck("handins.path", &paths).Error
+	if err != nil {
+		return fmt.Errorf("list hand-ins of %s: %w", o.UserName, err)
+	}
+	vol := spawner.HandinVolumeName(c.Slug)
+	for _, p := range paths {
+		rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: vol, Target: helperHandins, ReadOnly: true}},
+			path.Join(helperHandins, p))
+		if errors.Is(err, spawner.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read hand-in %s: %w", p, err)
+		}
+		err = retar(tar.NewReader(rc), tw, path.Join("handins", p))
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("archive hand-in %s: %w", p, err)
+		}
 	}
 	return nil
 }
@@ -190,13 +223,26 @@ func (m *Manager) ExportAll(ctx context.Context, actor store.User, c store.Cours
 }
 
 // DeleteCourse removes everything Labhub keeps of course c: its servers and
-// their containers, every home volume, the shared files, the course
-// network, and its records (enrollments, activities, grade links, starting
-// copies, help grants). The audit log keeps what happened.
-//
-// TODO: hand-ins and grade deliveries of the course's activities must go
-// too once they are stored.
+// their containers, every home volume, the shared files, the hand-ins, the
+// course network, and its records (enrollments, activities, grade links,
+// grades and their deliveries, hand-ins, starting copies, help grants). The
+// audit log keeps what happened. A course whose grades have not all
+// reached the LMS is not deleted: a grade is never lost silently.
 func (m *Manager) DeleteCourse(ctx context.Context, actor store.User, c store.Course) error {
+	var undelivered int64
+	err := m.db.WithContext(ctx).Model(&store.GradeDelivery{}).
+		Joins("JOIN grades ON grades.id = grade_deliveries.grade_id").
+		Joins("JOIN activities ON activities.id = grades.activity_id").
+		Where("activities.course_id = ? AND grade_deliveries.state IN ?", c.ID,
+			[]string{store.DeliveryPending, store.DeliveryWaiting}).
+		Count(&undelivered).Error
+	if err != nil {
+		return fmt.Errorf("count undelivered grades: %w", err)
+	}
+	if undelivered > 0 {
+		return &InputError{Msg: fmt.Sprintf("%d grade(s) of this course have not reached the LMS yet. "+
+			"Wait until they are delivered (or retry or remove them on the grading pages), then delete the course.", undelivered)}
+	}
 	if _, err := m.stopAll(ctx, c, "course deleted by "+actor.Name); err != nil {
 		return err
 	}
@@ -209,23 +255,35 @@ func (m *Manager) DeleteCourse(ctx context.Context, actor store.User, c store.Co
 		return err
 	}
 	for _, o := range owners {
-		if err := e.RemoveVolume(ctx, spawner.HomeVolumeName(o.UserName, o.Server)); err != nil {
+		home, err := m.HomeVolume(o.UserName, o.Server)
+		if err != nil {
+			return err
+		}
+		if err := e.RemoveVolume(ctx, home); err != nil {
 			return fmt.Errorf("delete home of %s: %w", o.UserName, err)
 		}
 	}
 	if err := e.RemoveVolume(ctx, spawner.SharedVolumeName(c.Slug)); err != nil {
 		return fmt.Errorf("delete course files: %w", err)
 	}
+	if err := e.RemoveVolume(ctx, spawner.HandinVolumeName(c.Slug)); err != nil {
+		return fmt.Errorf("delete hand-ins: %w", err)
+	}
 	if err := e.RemoveNetwork(ctx, m.CourseNetworkName(c.Slug)); err != nil {
 		return fmt.Errorf("delete course network: %w", err)
 	}
 	err = m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var serverIDs, activityIDs []uint
+		var serverIDs, activityIDs, gradeIDs []uint
 		if err := tx.Model(&store.Server{}).Where("course_id = ?", c.ID).Pluck("id", &serverIDs).Error; err != nil {
 			return err
 		}
 		if err := tx.Model(&store.Activity{}).Where("course_id = ?", c.ID).Pluck("id", &activityIDs).Error; err != nil {
 			return err
+		}
+		if len(activityIDs) > 0 {
+			if err := tx.Model(&store.Grade{}).Where("activity_id IN ?", activityIDs).Pluck("id", &gradeIDs).Error; err != nil {
+				return err
+			}
 		}
 		steps := []struct {
 			model any
@@ -238,6 +296,10 @@ func (m *Manager) DeleteCourse(ctx context.Context, actor store.User, c store.Co
 			{&store.Server{}, "course_id = ?", c.ID},
 			{&store.StartCopy{}, "activity_id IN ?", activityIDs},
 			{&store.GradeLink{}, "activity_id IN ?", activityIDs},
+			{&store.GradeDelivery{}, "grade_id IN ?", gradeIDs},
+			{&store.Grade{}, "activity_id IN ?", activityIDs},
+			{&store.Handin{}, "activity_id IN ?", activityIDs},
+			{&store.Assignment{}, "activity_id IN ?", activityIDs},
 			{&store.Activity{}, "course_id = ?", c.ID},
 			{&store.Enrollment{}, "course_id = ?", c.ID},
 			{&store.Course{}, "id = ?", c.ID},

@@ -27,6 +27,7 @@ type fullEngine struct {
 	present  map[string]bool
 	networks map[string]spawner.NetworkOptions
 	memory   uint64
+	removed  []string
 }
 
 func newFullEngine(e *engine) *fullEngine {
@@ -64,7 +65,12 @@ func (e *fullEngine) EnsureNetworkWith(_ context.Context, name string, opts spaw
 }
 
 func (e *fullEngine) RemoveNetwork(context.Context, string) error { return nil }
-func (e *fullEngine) RemoveVolume(context.Context, string) error  { return nil }
+func (e *fullEngine) RemoveVolume(_ context.Context, name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.removed = append(e.removed, name)
+	return nil
+}
 func (e *fullEngine) ReadTar(context.Context, string, []spawner.Mount, string) (io.ReadCloser, error) {
 	return nil, spawner.ErrNotFound
 }

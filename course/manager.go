@@ -158,10 +158,7 @@ type Status struct {
 
 // HomeVolume returns the name of a user's home volume for a server.
 func (m *Manager) HomeVolume(user, server string) (string, error) {
-	if m.opts.HomeVolumeTemplate == "" {
-		return spawner.HomeVolumeName(user, server), nil
-	}
-	name, err := spawner.VolumeFromTemplate(m.opts.HomeVolumeTemplate, user, server)
+	name, err := spawner.HomeVolume(m.opts.HomeVolumeTemplate, user, server)
 	if err != nil {
 		return "", &userError{"Your user name cannot name a home volume under this Labhub's volume settings. Tell an administrator."}
 	}

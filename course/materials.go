@@ -27,9 +27,9 @@ type File struct {
 	Dir     bool
 }
 
-// helperImage returns an image present on the engine for helper containers
+// HelperImage returns an image present on the engine for helper containers
 // of course c: its own, else the site default.
-func (m *Manager) helperImage(ctx context.Context, c store.Course) (string, error) {
+func (m *Manager) HelperImage(ctx context.Context, c store.Course) (string, error) {
 	p := m.planFor(ctx, c, nil)
 	for _, ref := range []string{p.image, m.opts.DefaultImage} {
 		if ref == "" {
@@ -59,7 +59,7 @@ func (m *Manager) ListMaterials(ctx context.Context, c store.Course) (files []Fi
 	if err != nil {
 		return nil, false, err
 	}
-	image, err := m.helperImage(ctx, c)
+	image, err := m.HelperImage(ctx, c)
 	if err != nil {
 		return nil, false, err
 	}
@@ -129,7 +129,7 @@ func (m *Manager) UploadMaterials(ctx context.Context, actor store.User, c store
 	if err != nil {
 		return err
 	}
-	image, err := m.helperImage(ctx, c)
+	image, err := m.HelperImage(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func (m *Manager) DownloadMaterials(ctx context.Context, c store.Course, w io.Wr
 	if err != nil {
 		return err
 	}
-	image, err := m.helperImage(ctx, c)
+	image, err := m.HelperImage(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 
 // Container labels.
 const (
-	LabelInstance = "labhub.instance"
+	LabelInstance = spawner.LabelInstance
 	LabelServerID = "labhub.server-id"
 	LabelUser     = "labhub.user"
 	LabelCourse   = "labhub.course"

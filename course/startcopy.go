@@ -18,8 +18,9 @@ import (
 
 // Where helper containers see the volumes they copy between.
 const (
-	helperShared = "/mnt/shared"
-	helperHome   = "/mnt/home"
+	helperShared  = "/mnt/shared"
+	helperHome    = "/mnt/home"
+	helperHandins = "/mnt/handins"
 )
 
 // CleanPath turns a path relative to a volume's root, as a person types it,

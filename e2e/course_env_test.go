@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -279,13 +280,38 @@ print(subprocess.run(["python3", "-c", "b = bytearray(700 << 20)"]).returncode)`
 	require.Equal(t, "week1/intro.ipynb", copies[0].Path)
 	require.Equal(t, 1, copies[0].Files)
 
-	// The course's end: archives of every student's home, then stop and
-	// delete.
+	// A hand-in, through the API a notebook reaches with its own token.
+	out, errText = ja.run(`
+import json, os, urllib.request
+api, tok = os.environ["LABHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"]
+def call(method, path, body=None):
+    req = urllib.request.Request(api + path, method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "token " + tok, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.status
+c = os.environ["JUPYTERHUB_SERVER_NAME"]
+with urllib.request.urlopen(urllib.request.Request(api + "courses/%s/activities" % c, headers={"Authorization": "token " + tok})) as r:
+    aid = [a["id"] for a in json.load(r)["activities"] if a["resource_link_id"] == "2"][0]
+print(call("POST", "courses/%s/activities/%d/handins" % (c, aid), {"paths": ["mine.txt"]}))
+`)
+	require.Empty(t, errText)
+	require.Equal(t, "201\n", out)
+
+	// The course's end: archives of every student's home and hand-ins, then
+	// stop and delete.
 	status, body = get(t, teacher.Client, pageURL+"export/"+s1.Username)
 	require.Equal(t, http.StatusOK, status)
 	files := untar(t, []byte(body))
 	require.Equal(t, "changed by student", files["home/intro.ipynb"])
 	require.Equal(t, "kept", files["home/mine.txt"])
+	handedIn := 0
+	for name, content := range files {
+		if strings.HasPrefix(name, "handins/") && strings.HasSuffix(name, "/"+spawner.Escape(s1.Username)+"/"+path.Base(path.Dir(name))+"/mine.txt") {
+			require.Equal(t, "kept", content)
+			handedIn++
+		}
+	}
+	require.Equal(t, 1, handedIn, "the archive holds the hand-in: %v", files)
 	status, body = get(t, teacher.Client, pageURL+"export.zip")
 	require.Equal(t, http.StatusOK, status)
 	zr, err := zip.NewReader(bytes.NewReader([]byte(body)), int64(len(body)))
@@ -311,7 +337,7 @@ print(subprocess.run(["python3", "-c", "b = bytearray(700 << 20)"]).returncode)`
 	status, _, body = postForm(t, teacher.Client, pageURL+"delete", url.Values{"_csrf": {token}, "confirm": {slug}})
 	require.Equal(t, http.StatusOK, status, body)
 	for _, v := range []string{spawner.HomeVolumeName(s1.Username, slug), spawner.HomeVolumeName(s2.Username, slug),
-		spawner.SharedVolumeName(slug)} {
+		spawner.SharedVolumeName(slug), spawner.HandinVolumeName(slug)} {
 		_, err := cli.VolumeInspect(ctx, v)
 		require.Error(t, err, "volume %s is deleted", v)
 	}

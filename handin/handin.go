@@ -47,8 +47,15 @@ type Files interface {
 type Options struct {
 	// Files reaches the volumes. It must be set.
 	Files Files
-	// Image is any image present on the engine, for the helper containers.
+	// Image is any image present on the engine, for the helper containers,
+	// used when HelperImage is nil.
 	Image string
+	// HelperImage, if set, picks the image of a course's helper containers
+	// (one the engine has: the course's or the site's).
+	HelperImage func(ctx context.Context, c store.Course) (string, error)
+	// HomeVolumeTemplate names home volumes as the course manager does
+	// (spawner.HomeVolume).
+	HomeVolumeTemplate string
 	// Instance labels volumes this hub creates.
 	Instance string
 	// VolumeOwner ("uid:gid") owns a home volume created here.
@@ -146,15 +153,22 @@ func (s *Service) HandIn(ctx context.Context, r Request) (*store.Handin, error) 
 		return nil, &Error{Msg: fmt.Sprintf("Hand-ins for this activity closed at %s.",
 			a.DueAt.UTC().Format("2006-01-02 15:04 UTC")), Closed: true}
 	}
-	home := spawner.HomeVolumeName(r.User.Name, r.Course.Slug)
+	image, err := s.image(ctx, r.Course)
+	if err != nil {
+		return nil, err
+	}
+	home, err := spawner.HomeVolume(s.opts.HomeVolumeTemplate, r.User.Name, r.Course.Slug)
+	if err != nil {
+		return nil, &Error{Msg: "Your user name cannot name a home volume under this Labhub's volume settings. Tell an administrator."}
+	}
 	labels := map[string]string{course.LabelInstance: s.opts.Instance, course.LabelUser: r.User.Name,
 		course.LabelCourse: r.Course.Slug}
-	if _, err := s.opts.Files.EnsureVolume(ctx, home, labels, s.opts.VolumeOwner, s.opts.Image); err != nil {
+	if _, err := s.opts.Files.EnsureVolume(ctx, home, labels, s.opts.VolumeOwner, image); err != nil {
 		return nil, fmt.Errorf("prepare home volume: %w", err)
 	}
 	vol := spawner.HandinVolumeName(r.Course.Slug)
 	courseLabels := map[string]string{course.LabelInstance: s.opts.Instance, course.LabelCourse: r.Course.Slug}
-	if _, err := s.opts.Files.EnsureVolume(ctx, vol, courseLabels, "", s.opts.Image); err != nil {
+	if _, err := s.opts.Files.EnsureVolume(ctx, vol, courseLabels, "", image); err != nil {
 		return nil, fmt.Errorf("prepare hand-in volume: %w", err)
 	}
 
@@ -173,10 +187,10 @@ func (s *Service) HandIn(ctx context.Context, r Request) (*store.Handin, error) 
 	if err != nil {
 		return nil, err
 	}
-	files, size, err := s.collect(ctx, home, h.Path, paths, tmp)
+	files, size, err := s.collect(ctx, image, home, h.Path, paths, tmp)
 	if err == nil {
 		if _, err = tmp.Seek(0, io.SeekStart); err == nil {
-			err = s.opts.Files.WriteTar(ctx, s.opts.Image, []spawner.Mount{{Volume: vol, Target: handinMount}},
+			err = s.opts.Files.WriteTar(ctx, image, []spawner.Mount{{Volume: vol, Target: handinMount}},
 				handinMount, tmp)
 		}
 	}
@@ -303,7 +317,7 @@ func (s *Service) reserve(ctx context.Context, r Request, a store.Assignment, pa
 
 // collect writes the archive of the chosen paths, under prefix, to w and
 // returns the number of files and their bytes.
-func (s *Service) collect(ctx context.Context, home, prefix string, paths []string, w io.Writer) (int, int64, error) {
+func (s *Service) collect(ctx context.Context, image, home, prefix string, paths []string, w io.Writer) (int, int64, error) {
 	tw := tar.NewWriter(w)
 	dirs := map[string]bool{}
 	addDir := func(name string, mod time.Time) error {
@@ -334,7 +348,7 @@ func (s *Service) collect(ctx context.Context, home, prefix string, paths []stri
 				}
 			}
 		}
-		rc, err := s.opts.Files.ReadTar(ctx, s.opts.Image, mounts, homeMount+"/"+p)
+		rc, err := s.opts.Files.ReadTar(ctx, image, mounts, homeMount+"/"+p)
 		if errors.Is(err, spawner.ErrNotFound) {
 			return 0, 0, &Error{Msg: fmt.Sprintf("There is no %s in your home folder.", p)}
 		}
@@ -507,10 +521,22 @@ func (s *Service) Open(ctx context.Context, c store.Course, h store.Handin, rel 
 	}{in, rc}, hd.Size, nil
 }
 
+// image returns the image of course c's helper containers.
+func (s *Service) image(ctx context.Context, c store.Course) (string, error) {
+	if s.opts.HelperImage != nil {
+		return s.opts.HelperImage(ctx, c)
+	}
+	return s.opts.Image, nil
+}
+
 // read returns the tar stream of a path in a course's hand-in volume.
 func (s *Service) read(ctx context.Context, c store.Course, p string) (io.ReadCloser, error) {
+	image, err := s.image(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	vol := spawner.HandinVolumeName(c.Slug)
-	rc, err := s.opts.Files.ReadTar(ctx, s.opts.Image, []spawner.Mount{{Volume: vol, Target: handinMount,
+	rc, err := s.opts.Files.ReadTar(ctx, image, []spawner.Mount{{Volume: vol, Target: handinMount,
 		ReadOnly: true}}, handinMount+"/"+p)
 	if errors.Is(err, spawner.ErrNotFound) {
 		return nil, ErrNotFound

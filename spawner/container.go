@@ -51,7 +51,8 @@ type Server struct {
 // is removed first; its volumes stay. A running one is returned as it is when
 // its LabelServerID equals the spec's (the hub adopts a server it started
 // before a restart); otherwise Start fails with an error wrapping
-// ErrConflict. If the engine creates the container but cannot start it, the
+// ErrConflict; another hub's container (LabelInstance differs) is never
+// adopted. If the engine creates the container but cannot start it, the
 // container is removed so the name is free for the next attempt.
 func (d *Docker) Start(ctx context.Context, spec Spec) (Server, error) {
 	if err := spec.validate(); err != nil {
@@ -71,7 +72,8 @@ func (d *Docker) Start(ctx context.Context, spec Spec) (Server, error) {
 	case err == nil:
 		if old.State != nil && old.State.Running {
 			oldServer := toServer(old, netName)
-			if id := spec.Labels[LabelServerID]; id != "" && oldServer.Labels[LabelServerID] == id {
+			if id := spec.Labels[LabelServerID]; id != "" && oldServer.Labels[LabelServerID] == id &&
+				oldServer.Labels[LabelInstance] == spec.Labels[LabelInstance] {
 				d.log.Info("container adopted", "container_name", spec.Name, "container_id", old.ID)
 				return oldServer, nil
 			}

@@ -208,9 +208,20 @@ func TestStartOverExistingContainer(t *testing.T) {
 		{"no server id", "", spawner.ErrConflict},
 		{"server id differing in case", "SRV-1", spawner.ErrConflict},
 	}
+	// Another hub's container of the same name and server id is not
+	// adopted: its instance label differs.
+	cases = append(cases, struct {
+		name     string
+		serverID string
+		wantErr  error
+	}{"another hub's instance", "other-hub", spawner.ErrConflict})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			again := e.httpSpec("c", tc.serverID)
+			if tc.serverID == "other-hub" {
+				again = e.httpSpec("c", "srv-1")
+				again.Labels[spawner.LabelInstance] = "another-hub"
+			}
 			got, err := e.d.Start(ctx, again)
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)

@@ -20,6 +20,9 @@ const (
 	// LabelServerID identifies the server a container belongs to; Start
 	// adopts a running container only when this label matches.
 	LabelServerID = "labhub.server-id"
+	// LabelInstance tells one hub's objects from another's on the same
+	// engine; Start adopts a running container only when it matches too.
+	LabelInstance = "labhub.instance"
 	// LabelPort records the port the server listens on inside its container,
 	// so Inspect and List can build its URL.
 	LabelPort = "labhub.port"

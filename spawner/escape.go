@@ -100,6 +100,15 @@ func LegacyHomeVolumeName(user string) string {
 	return "jupyterhub-user-" + out
 }
 
+// HomeVolume names a user's home volume for a server: by template (see
+// VolumeFromTemplate) when one is set, else HomeVolumeName.
+func HomeVolume(template, user, server string) (string, error) {
+	if template == "" {
+		return HomeVolumeName(user, server), nil
+	}
+	return VolumeFromTemplate(template, user, server)
+}
+
 // VolumeFromTemplate renders a DockerSpawner-style volume name template:
 // {username} becomes the escaped user name and {servername} (or {course})
 // the escaped server name, both unbounded as DockerSpawner escaped them, so

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labhub/labhub/advantage"
 	"github.com/labhub/labhub/config"
+	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/grade"
 	"github.com/labhub/labhub/handin"
 	"github.com/labhub/labhub/lti"
@@ -17,7 +18,7 @@ import (
 // newGrading builds the grade service, whose worker delivers grades to the
 // LMSs, and the hand-in service.
 func newGrading(cfg *config.Server, db *store.DB, reg *registry.Registry, tk *toolkey.Keys, docker *spawner.Docker,
-	instance string, log *slog.Logger) (*grade.Service, *handin.Service) {
+	mgr *course.Manager, instance string, log *slog.Logger) (*grade.Service, *handin.Service) {
 	g := grade.New(db, grade.Options{
 		Platforms: reg, Secrets: reg,
 		AGS:         &advantage.AGS{Tokens: &advantage.Tokens{Keys: tk}},
@@ -26,7 +27,8 @@ func newGrading(cfg *config.Server, db *store.DB, reg *registry.Registry, tk *to
 		Poll: cfg.Grades.Poll, Logger: log,
 	})
 	h := handin.New(db, handin.Options{
-		Files: docker, Image: cfg.Image, Instance: instance, VolumeOwner: cfg.NotebookOwner,
+		Files: docker, Image: cfg.Image, HelperImage: mgr.HelperImage, HomeVolumeTemplate: cfg.HomeVolume,
+		Instance: instance, VolumeOwner: cfg.NotebookOwner,
 		NotebookDir: cfg.NotebookDir, MaxBytes: cfg.Grades.HandinMaxSize, MaxFiles: cfg.Grades.HandinMaxFiles,
 		Logger: log,
 	})

@@ -160,7 +160,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	}
 	opts.LTI11.Roles = opts.LTI13.Roles
 	opts.Accounts = accounts
-	grades, handins := newGrading(cfg, db, reg, tk, docker, instance, log)
+	grades, handins := newGrading(cfg, db, reg, tk, docker, mgr, instance, log)
 	opts.Grades, opts.Handins = grades, handins
 	if demo {
 		h, err := setupDemo(ctx, cfg, reg)
