@@ -71,6 +71,7 @@ type Server struct {
 	LMS         LMSSettings
 	Grades      GradeSettings
 	Environment EnvironmentSettings
+	TLS         TLSSettings
 }
 
 // DeclareServer declares the settings of c that only a running hub needs;
@@ -141,11 +142,15 @@ func DeclareServer(s *Set, c *Server) {
 	declareAccounts(s, &c.Accounts)
 	declareLMS(s, &c.LMS)
 	declareGrades(s, &c.Grades)
+	declareTLS(s, &c.TLS)
 	declareEnvironment(s, &c.Environment)
 }
 
 // Validate checks the settings and fills derived values.
 func (c *Server) Validate() error {
+	if c.PublicURL == "" && len(c.TLS.Domains()) > 0 {
+		c.PublicURL = "https://" + c.TLS.Domains()[0] + "/"
+	}
 	if c.PublicURL == "" {
 		if c.HostName != "" {
 			c.PublicURL = "https://" + c.HostName + "/"
@@ -192,6 +197,9 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("notebook directory %q must be an absolute path", c.NotebookDir)
 	}
 	if err := c.Grades.validate(); err != nil {
+		return err
+	}
+	if err := c.TLS.validate(c.PublicURL, c.LMS.TLSCert != ""); err != nil {
 		return err
 	}
 	return c.Accounts.validate()

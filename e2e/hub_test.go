@@ -84,6 +84,8 @@ type hub struct {
 	// client reaches the hub; it trusts the test CA when the hub serves
 	// HTTPS.
 	client *http.Client
+	// health, when set, is the URL that tells the hub is up.
+	health string
 }
 
 func freePort(t *testing.T) int {
@@ -162,6 +164,9 @@ func (h *hub) startCommand(sub string) {
 		health := h.URL + "healthz"
 		if !strings.HasPrefix(h.URL, "https://"+h.listen) {
 			health = "http://" + h.listen + "/healthz"
+		}
+		if h.health != "" {
+			health = h.health
 		}
 		resp, err := h.client.Get(health)
 		if err == nil {

@@ -54,6 +54,23 @@ ensure_image() {
   "$(dirname "${BASH_SOURCE[0]}")/build-notebook-image.sh" "$@"
 }
 
+# ensure_go_image builds the image that runs the build stage of Labhub's
+# Dockerfile without a registry, unless its tag exists.
+ensure_go_image() {
+  ensure_packages debootstrap debootstrap
+  "$(dirname "${BASH_SOURCE[0]}")/build-go-image.sh" "$@"
+}
+
+# stop_services stops services a package started on installation: the tests
+# run their own instances on loopback ports.
+stop_services() {
+  for s in "$@"; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$s" 2>/dev/null; then
+      $SUDO systemctl stop "$s" || true
+    fi
+  done
+}
+
 # ensure_postgres starts a local PostgreSQL cluster, creates the labhub test
 # role, and exports LABHUB_TEST_POSTGRES, unless that is already set.
 ensure_postgres() {

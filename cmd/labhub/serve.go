@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -201,16 +202,24 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	public := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second}
 	internal := &http.Server{Addr: net.JoinHostPort(bindIP, strconv.Itoa(cfg.HubPort)), Handler: srv.APIHandler(),
 		ReadHeaderTimeout: 20 * time.Second}
-	errc := make(chan error, 2)
-	for _, s := range []*http.Server{public, internal} {
+	tlsCfg, toHTTPS, err := serverTLS(cfg)
+	if err != nil {
+		stopBG()
+		return err
+	}
+	servers := []*http.Server{public, internal}
+	if cfg.TLS.HTTPListen != "" {
+		servers = append(servers, &http.Server{Addr: cfg.TLS.HTTPListen, Handler: toHTTPS, ReadHeaderTimeout: 20 * time.Second})
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
 		ln, err := net.Listen("tcp", s.Addr)
 		if err != nil {
 			stopBG()
 			return fmt.Errorf("listen on %s: %w", s.Addr, err)
 		}
-		if s == public && cfg.LMS.TLSCert != "" {
-			go func(s *http.Server, ln net.Listener) { errc <- s.ServeTLS(ln, cfg.LMS.TLSCert, cfg.LMS.TLSKey) }(s, ln)
-			continue
+		if s == public && tlsCfg != nil {
+			ln = tls.NewListener(ln, tlsCfg)
 		}
 		go func(s *http.Server, ln net.Listener) { errc <- s.Serve(ln) }(s, ln)
 	}
@@ -227,8 +236,9 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	log.Info("shutting down; notebook containers keep running")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = public.Shutdown(sctx)
-	_ = internal.Shutdown(sctx)
+	for _, s := range servers {
+		_ = s.Shutdown(sctx)
+	}
 	px.Close()
 	stopBG()
 	wg.Wait()
