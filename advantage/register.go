@@ -3,7 +3,6 @@ package advantage
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -13,28 +12,7 @@ import (
 // RegistrationError is a failed dynamic registration call. Code is the
 // platform's error code when it gave one, such as Moodle's
 // token_already_used or missing_registration_token.
-type RegistrationError struct {
-	Status int
-	Code   string
-	Detail string
-	Err    error
-}
-
-func (e *RegistrationError) Error() string {
-	s := e.Detail
-	if e.Status != 0 {
-		s = fmt.Sprintf("%s (HTTP %d)", s, e.Status)
-	}
-	if e.Code != "" {
-		s += " " + e.Code
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-func (e *RegistrationError) Unwrap() error { return e.Err }
+type RegistrationError = Error
 
 // Registrar performs LTI dynamic registration with a platform.
 type Registrar struct {

@@ -199,15 +199,7 @@ const maxAPIBody = 8 << 20
 // "score": 7, "maximum": 10, "comment": "..."}]}. It answers with what
 // changed; changed grades are queued for the LMS.
 func (s *Server) apiSetGrades(c *gin.Context) {
-	a, ok := s.apiCourse(c, ScopeGrades)
-	if !ok {
-		return
-	}
-	if !a.teacher() {
-		apiError(c, http.StatusForbidden, "only instructors of the course may grade")
-		return
-	}
-	act, ok := s.apiActivityOf(c, a)
+	a, act, ok := s.apiGrader(c)
 	if !ok {
 		return
 	}
@@ -262,15 +254,7 @@ func (s *Server) apiSetGrades(c *gin.Context) {
 // apiRetryGrades queues grades again: {"users": [...]}, or every failed
 // and waiting grade of the activity with an empty body.
 func (s *Server) apiRetryGrades(c *gin.Context) {
-	a, ok := s.apiCourse(c, ScopeGrades)
-	if !ok {
-		return
-	}
-	if !a.teacher() {
-		apiError(c, http.StatusForbidden, "only instructors of the course may grade")
-		return
-	}
-	act, ok := s.apiActivityOf(c, a)
+	a, act, ok := s.apiGrader(c)
 	if !ok {
 		return
 	}
@@ -386,4 +370,22 @@ func (s *Server) apiHandIn(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, apiHandinJSON(*h, a.User.Name))
+}
+
+// apiGrader authenticates a grading call: a token with the grades scope of
+// an instructor of the course, and the activity named in the path.
+func (s *Server) apiGrader(c *gin.Context) (*apiAccess, *store.Activity, bool) {
+	a, ok := s.apiCourse(c, ScopeGrades)
+	if !ok {
+		return nil, nil, false
+	}
+	if !a.teacher() {
+		apiError(c, http.StatusForbidden, "only instructors of the course may grade")
+		return nil, nil, false
+	}
+	act, ok := s.apiActivityOf(c, a)
+	if !ok {
+		return nil, nil, false
+	}
+	return a, act, true
 }

@@ -189,18 +189,25 @@ func isAPIRequest(r *http.Request) bool {
 	return strings.Contains(r.URL.Path, "/api/") || strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
-// spawnServer starts the user's server (POST with the form's CSRF token).
-func (s *Server) spawnServer(c *gin.Context) {
+// ownServerForm checks a form posted about the user's own server (login,
+// CSRF token) and loads the server.
+func (s *Server) ownServerForm(c *gin.Context) (*store.User, *store.Server, bool) {
 	sess, u, ok := s.requireLogin(c)
 	if !ok {
-		return
+		return nil, nil, false
 	}
 	if !s.checkCSRF(c, sess) {
 		s.fail(c, problem{Status: http.StatusForbidden, Heading: "Request refused",
 			Message: "This form has expired. Go back, reload the page and try again.", Code: "bad_csrf"})
-		return
+		return nil, nil, false
 	}
 	srv, ok := s.ownServer(c, u)
+	return u, srv, ok
+}
+
+// spawnServer starts the user's server (POST with the form's CSRF token).
+func (s *Server) spawnServer(c *gin.Context) {
+	u, srv, ok := s.ownServerForm(c)
 	if !ok {
 		return
 	}
@@ -224,16 +231,7 @@ func (s *Server) spawnServer(c *gin.Context) {
 
 // stopServer stops the user's server (POST with the form's CSRF token).
 func (s *Server) stopServer(c *gin.Context) {
-	sess, u, ok := s.requireLogin(c)
-	if !ok {
-		return
-	}
-	if !s.checkCSRF(c, sess) {
-		s.fail(c, problem{Status: http.StatusForbidden, Heading: "Request refused",
-			Message: "This form has expired. Go back, reload the page and try again.", Code: "bad_csrf"})
-		return
-	}
-	srv, ok := s.ownServer(c, u)
+	_, srv, ok := s.ownServerForm(c)
 	if !ok {
 		return
 	}
