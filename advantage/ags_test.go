@@ -108,6 +108,29 @@ func TestPostScoreUnauthorizedWithoutTokenLoop(t *testing.T) {
 	require.Equal(t, 2, f.platform.TokenRequests())
 }
 
+// A caller that meets the fresh replacement token for the first time (it
+// started while another caller renewed) does not renew it again: the
+// platform that refused one fresh token refuses every token.
+func TestRefusedReplacementIsNotRenewed(t *testing.T) {
+	f := newFixture(t)
+	item := f.lineItem(t)
+	ctx := context.Background()
+	score := func(ags *advantage.AGS, i int) error {
+		return ags.PostScore(ctx, f.reg, item, advantage.Score{UserID: agsStudent.ID, Given: ptr(1), Maximum: 1,
+			Timestamp: time.Now().Add(time.Duration(i) * time.Second)})
+	}
+	require.NoError(t, score(&advantage.AGS{Tokens: f.tokens}, 0))
+	require.Equal(t, 1, f.platform.TokenRequests())
+	f.platform.SetDropAuthorizationHeader(true)
+	require.True(t, advantage.IsPermanent(score(&advantage.AGS{Tokens: f.tokens}, 1)))
+	require.Equal(t, 2, f.platform.TokenRequests(), "the refused token is renewed once")
+	for i := range 5 {
+		// Each client stands for a caller that has not seen a refusal.
+		require.True(t, advantage.IsPermanent(score(&advantage.AGS{Tokens: f.tokens}, 2+i)))
+	}
+	require.Equal(t, 2, f.platform.TokenRequests(), "the refused replacement is not renewed")
+}
+
 // A token the platform forgot (it restarted without keeping tokens) is
 // replaced once, transparently.
 func TestPostScoreRenewsAStaleToken(t *testing.T) {

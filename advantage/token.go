@@ -89,6 +89,10 @@ type cacheKey struct{ tokenURL, clientID, scopes string }
 type cached struct {
 	token   string
 	expires time.Time
+	// fetched is when the token was obtained.
+	fetched time.Time
+	// renewed reports whether the token replaced one a service refused.
+	renewed bool
 	// done is closed when a fetch under way ends; nil when none is.
 	done chan struct{}
 	err  error
@@ -130,6 +134,12 @@ func key(p lti.Platform, scopes []string) cacheKey {
 // while it has more than a minute to live. Concurrent callers for the same
 // platform and scopes share one request.
 func (t *Tokens) Token(ctx context.Context, p lti.Platform, scopes []string) (string, error) {
+	return t.token(ctx, p, scopes, false)
+}
+
+// token is Token; a token it fetches is marked as a replacement when
+// renewed is set.
+func (t *Tokens) token(ctx context.Context, p lti.Platform, scopes []string, renewed bool) (string, error) {
 	if p.TokenURL == "" {
 		return "", &Error{Permanent: true, Detail: "the platform registration has no token URL"}
 	}
@@ -155,7 +165,7 @@ func (t *Tokens) Token(ctx context.Context, p lti.Platform, scopes []string) (st
 			t.mu.Unlock()
 			return tok, nil
 		}
-		c = &cached{done: make(chan struct{})}
+		c = &cached{done: make(chan struct{}), renewed: renewed}
 		t.cache[k] = c
 		t.requests++
 		t.mu.Unlock()
@@ -163,7 +173,8 @@ func (t *Tokens) Token(ctx context.Context, p lti.Platform, scopes []string) (st
 		tok, ttl, err := t.fetch(ctx, p, k.scopes)
 		t.mu.Lock()
 		c.token, c.err = tok, err
-		c.expires = t.now().Add(ttl)
+		c.fetched = t.now()
+		c.expires = c.fetched.Add(ttl)
 		close(c.done)
 		c.done = nil
 		if err != nil {
@@ -185,17 +196,31 @@ func (t *Tokens) Forget(p lti.Platform, scopes []string) {
 	}
 }
 
-// Renew returns a token for p and scopes other than bad, which a service
-// refused: the cached token is dropped if it is still bad, and concurrent
-// callers renewing the same token share one request for its successor.
+// renewQuiet is how long a token that replaced a refused one is not
+// replaced in turn when it is refused too. A platform that refuses a fresh
+// replacement refuses Labhub itself (or never sees its Authorization
+// header); more tokens would be refused as well, so renewing again would
+// only loop.
+const renewQuiet = 10 * time.Minute
+
+// Renew returns a token for p and scopes in place of bad, which a service
+// refused (a platform that restarted forgets its tokens): the cached token
+// is dropped if it is still bad, and concurrent callers renewing the same
+// token share one request for its successor. A bad token that is itself a
+// recent replacement is returned as it is, so a platform that refuses every
+// token costs one token request, not one per call.
 func (t *Tokens) Renew(ctx context.Context, p lti.Platform, scopes []string, bad string) (string, error) {
 	k := key(p, scopes)
 	t.mu.Lock()
 	if c := t.cache[k]; c != nil && c.done == nil && c.token == bad {
+		if c.renewed && t.now().Sub(c.fetched) < renewQuiet {
+			t.mu.Unlock()
+			return bad, nil
+		}
 		delete(t.cache, k)
 	}
 	t.mu.Unlock()
-	return t.Token(ctx, p, scopes)
+	return t.token(ctx, p, scopes, true)
 }
 
 // fetch sends one token request.
