@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/labhub/labhub/spawner"
 	"net"
 	"net/netip"
 	"net/url"
@@ -66,6 +67,7 @@ type Server struct {
 	CompatVersion string
 	SiteSharedVol string
 	HomeVolume    string
+	NamePrefix    string
 
 	Accounts    AccountSettings
 	LMS         LMSSettings
@@ -136,6 +138,8 @@ func DeclareServer(s *Set, c *Server) {
 		Usage: "JupyterHub version Labhub reports to jupyterhub-singleuser (PEP 440)."})
 	s.String(&c.HomeVolume, Setting{Flag: "home-volume", Env: []string{"LABHUB_HOME_VOLUME"}, Group: g,
 		Usage: "Name template of users' home volumes with {username} and {course}, escaped as DockerSpawner does; jupyterhub-user-{username} adopts an old deployment's volumes (one home for all courses); empty means one volume per user per course."})
+	s.String(&c.NamePrefix, Setting{Flag: "name-prefix", Env: []string{"LABHUB_NAME_PREFIX"}, Default: spawner.DefaultPrefix, Group: g,
+		Usage: "First part of the names of Labhub's containers and volumes; two Labhubs sharing one Docker engine need different ones."})
 	s.String(&c.SiteSharedVol, Setting{Flag: "site-shared-volume", Env: []string{"LABHUB_SITE_SHARED_VOLUME"}, Group: g,
 		Usage: "Named volume of the old deployment's site-wide shared folder, mounted read-only at <notebook-dir>/site-shared; empty for none."})
 
@@ -189,6 +193,9 @@ func (c *Server) Validate() error {
 	}
 	if c.SpawnLimit < 1 {
 		return fmt.Errorf("spawn concurrency must be at least 1")
+	}
+	if err := spawner.ValidPrefix(c.NamePrefix); err != nil {
+		return err
 	}
 	if c.HomeVolume != "" && !strings.Contains(c.HomeVolume, "{username}") {
 		return fmt.Errorf("home volume template %q must contain {username}, or every user would share one home", c.HomeVolume)
@@ -248,4 +255,9 @@ func (c *Server) Roles() []string {
 		}
 	}
 	return out
+}
+
+// Names returns how the hub names its containers and volumes.
+func (c *Server) Names() spawner.Names {
+	return spawner.Names{Prefix: c.NamePrefix, HomeTemplate: c.HomeVolume}
 }

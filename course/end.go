@@ -147,7 +147,7 @@ func (m *Manager) exportHandins(ctx context.Context, e Engine, image string, c s
 	if err != nil {
 		return fmt.Errorf("list hand-ins of %s: %w", o.UserName, err)
 	}
-	vol := spawner.HandinVolumeName(c.Slug)
+	vol := m.opts.Names.Handins(c.Slug)
 	for _, p := range paths {
 		rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: vol, Target: helperHandins, ReadOnly: true}},
 			path.Join(helperHandins, p))
@@ -263,10 +263,10 @@ func (m *Manager) DeleteCourse(ctx context.Context, actor store.User, c store.Co
 			return fmt.Errorf("delete home of %s: %w", o.UserName, err)
 		}
 	}
-	if err := e.RemoveVolume(ctx, spawner.SharedVolumeName(c.Slug)); err != nil {
+	if err := e.RemoveVolume(ctx, m.opts.Names.Shared(c.Slug)); err != nil {
 		return fmt.Errorf("delete course files: %w", err)
 	}
-	if err := e.RemoveVolume(ctx, spawner.HandinVolumeName(c.Slug)); err != nil {
+	if err := e.RemoveVolume(ctx, m.opts.Names.Handins(c.Slug)); err != nil {
 		return fmt.Errorf("delete hand-ins: %w", err)
 	}
 	if err := e.RemoveNetwork(ctx, m.CourseNetworkName(c.Slug)); err != nil {

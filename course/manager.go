@@ -56,9 +56,8 @@ type Options struct {
 	NotebookDir string
 	// VolumeOwner ("uid:gid") owns new volumes.
 	VolumeOwner string
-	// HomeVolumeTemplate names home volumes (spawner.VolumeFromTemplate);
-	// "" means spawner.HomeVolumeName, one volume per user per course.
-	HomeVolumeTemplate string
+	// Names builds the names of containers and volumes.
+	Names spawner.Names
 	// SiteSharedVolume, if set, is mounted read-only at NotebookDir/site-shared.
 	SiteSharedVolume string
 	// Limits per container; zero means none.
@@ -158,7 +157,7 @@ type Status struct {
 
 // HomeVolume returns the name of a user's home volume for a server.
 func (m *Manager) HomeVolume(user, server string) (string, error) {
-	name, err := spawner.HomeVolume(m.opts.HomeVolumeTemplate, user, server)
+	name, err := m.opts.Names.Home(user, server)
 	if err != nil {
 		return "", &userError{"Your user name cannot name a home volume under this Labhub's volume settings. Tell an administrator."}
 	}

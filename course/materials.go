@@ -44,7 +44,7 @@ func (m *Manager) HelperImage(ctx context.Context, c store.Course) (string, erro
 
 // ensureShared makes sure course c's shared volume exists.
 func (m *Manager) ensureShared(ctx context.Context, c store.Course, image string) (string, error) {
-	shared := spawner.SharedVolumeName(c.Slug)
+	shared := m.opts.Names.Shared(c.Slug)
 	labels := map[string]string{LabelInstance: m.opts.Instance, LabelCourse: c.Slug}
 	if _, err := m.docker.EnsureVolume(ctx, shared, labels, m.opts.VolumeOwner, image); err != nil {
 		return "", fmt.Errorf("prepare course volume: %w", err)

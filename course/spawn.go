@@ -111,14 +111,14 @@ func (m *Manager) start(ctx context.Context, f *feed, srv *store.Server, u store
 	if _, err := m.docker.EnsureVolume(ctx, home, labels, m.opts.VolumeOwner, image); err != nil {
 		return fmt.Errorf("prepare home volume: %w", err)
 	}
-	shared := spawner.SharedVolumeName(c.Slug)
+	shared := m.opts.Names.Shared(c.Slug)
 	courseLabels := map[string]string{LabelInstance: m.opts.Instance, LabelCourse: c.Slug}
 	if _, err := m.docker.EnsureVolume(ctx, shared, courseLabels, m.opts.VolumeOwner, image); err != nil {
 		return fmt.Errorf("prepare course volume: %w", err)
 	}
 	if IsTeacher(role) {
 		// Hand-ins belong to root and are read-only even to the instructor.
-		handins := spawner.HandinVolumeName(c.Slug)
+		handins := m.opts.Names.Handins(c.Slug)
 		if _, err := m.docker.EnsureVolume(ctx, handins, courseLabels, "", image); err != nil {
 			return fmt.Errorf("prepare hand-in volume: %w", err)
 		}
@@ -206,7 +206,7 @@ func (m *Manager) credentials(ctx context.Context, srv *store.Server, u store.Us
 		token = v
 		srv.State, srv.Role, srv.Image = store.StateStarting, role, image
 		return tx.Model(srv).Updates(map[string]any{"state": store.StateStarting, "role": role, "image": image,
-			"error": "", "container_name": spawner.ContainerName(u.Name, srv.Name)}).Error
+			"error": "", "container_name": m.opts.Names.Container(u.Name, srv.Name)}).Error
 	})
 	if err != nil {
 		return "", fmt.Errorf("issue server credentials: %w", err)
@@ -232,7 +232,7 @@ func (m *Manager) spec(srv *store.Server, u store.User, c store.Course, role, im
 		{Volume: shared, Target: path.Join(m.opts.NotebookDir, "shared"), ReadOnly: !IsTeacher(role)},
 	}
 	if IsTeacher(role) {
-		mounts = append(mounts, spawner.Mount{Volume: spawner.HandinVolumeName(c.Slug),
+		mounts = append(mounts, spawner.Mount{Volume: m.opts.Names.Handins(c.Slug),
 			Target: path.Join(m.opts.NotebookDir, "handins"), ReadOnly: true})
 	}
 	if m.opts.SiteSharedVolume != "" {
@@ -240,7 +240,7 @@ func (m *Manager) spec(srv *store.Server, u store.User, c store.Course, role, im
 			Target: path.Join(m.opts.NotebookDir, "site-shared"), ReadOnly: true})
 	}
 	return spawner.Spec{
-		Name:        spawner.ContainerName(u.Name, srv.Name),
+		Name:        m.opts.Names.Container(u.Name, srv.Name),
 		Image:       image,
 		Env:         m.env(u.Name, srv.Name, image, token),
 		Labels:      labels,

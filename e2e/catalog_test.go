@@ -14,7 +14,6 @@ import (
 
 	"github.com/labhub/labhub/internal/testutil"
 	"github.com/labhub/labhub/lms"
-	"github.com/labhub/labhub/spawner"
 )
 
 // An administrator builds the catalog in the console, the first instructor
@@ -134,7 +133,7 @@ func TestCatalogAndCoursePageInChromium(t *testing.T) {
 	status, body := get(t, alice.Client, e.hub.URL+"user/student1/lti101/")
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, "tiny server of student1\n", body)
-	raw, err := cli.ContainerInspect(context.Background(), spawner.ContainerName("student1", "lti101"))
+	raw, err := cli.ContainerInspect(context.Background(), e.hub.names.Container("student1", "lti101"))
 	require.NoError(t, err)
 	require.EqualValues(t, 200<<20, raw.HostConfig.Memory, "the course's memory choice")
 	require.Contains(t, raw.NetworkSettings.Networks, e.hub.network+"-course-lti101")

@@ -183,7 +183,7 @@ func TestCourseEnvironmentEndToEnd(t *testing.T) {
 	require.Contains(t, errText, "Read-only file system", "students only read the course files")
 	bob := browser(t, e.platform)
 	e.openLink(t, bob, s2, crs, slug, week1)
-	aliceName, bobName := spawner.ContainerName(s1.Username, slug), spawner.ContainerName(s2.Username, slug)
+	aliceName, bobName := e.hub.names.Container(s1.Username, slug), e.hub.names.Container(s2.Username, slug)
 	courseNet := e.hub.network + "-course-" + spawner.Escape(slug)
 
 	// The course network: the course's servers reach each other there, and
@@ -336,8 +336,8 @@ print(call("POST", "courses/%s/activities/%d/handins" % (c, aid), {"paths": ["mi
 	require.Equal(t, http.StatusBadRequest, status, body)
 	status, _, body = postForm(t, teacher.Client, pageURL+"delete", url.Values{"_csrf": {token}, "confirm": {slug}})
 	require.Equal(t, http.StatusOK, status, body)
-	for _, v := range []string{spawner.HomeVolumeName(s1.Username, slug), spawner.HomeVolumeName(s2.Username, slug),
-		spawner.SharedVolumeName(slug), spawner.HandinVolumeName(slug)} {
+	for _, v := range []string{mustHome(t, e.hub.names, s1.Username, slug), mustHome(t, e.hub.names, s2.Username, slug),
+		e.hub.names.Shared(slug), e.hub.names.Handins(slug)} {
 		_, err := cli.VolumeInspect(ctx, v)
 		require.Error(t, err, "volume %s is deleted", v)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/labhub/labhub/internal/testutil"
 	"github.com/labhub/labhub/lms"
-	"github.com/labhub/labhub/spawner"
 )
 
 // A teacher adds Labhub from the LMS's activity chooser and picks an image
@@ -63,7 +62,7 @@ func TestDeepLinkingEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	status, body = get(t, b.Client, server+"api/status")
 	require.Equal(t, http.StatusOK, status, body)
-	c, err := cli.ContainerInspect(ctx, spawner.ContainerName(student.Username, "lti101"))
+	c, err := cli.ContainerInspect(ctx, e.hub.names.Container(student.Username, "lti101"))
 	require.NoError(t, err)
 	require.Equal(t, chosen, c.Config.Image, "the activity's image runs")
 	require.Contains(t, c.Config.Env, "JUPYTER_IMAGE="+chosen)

@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/labhub/labhub/internal/testutil"
+	"github.com/labhub/labhub/spawner"
 	"github.com/labhub/labhub/store"
 )
 
@@ -76,6 +77,8 @@ type hub struct {
 	extra   []string
 	// extraEnv is added to the environment of serve.
 	extraEnv []string
+	// names builds the names of this hub's containers and volumes.
+	names spawner.Names
 	// hubPort is the port of the hub API for containers of the last start.
 	hubPort int
 	cmd     *exec.Cmd
@@ -102,7 +105,10 @@ func newHub(t *testing.T, extra ...string) *hub {
 	testutil.Image(t)
 	port := freePort(t)
 	h := &hub{t: t, dir: t.TempDir(), listen: "127.0.0.1:" + strconv.Itoa(port),
-		network: fmt.Sprintf("labhub-e2e-%d-%d", os.Getpid(), port), extra: extra}
+		network: fmt.Sprintf("labhub-e2e-%d-%d", os.Getpid(), port), extra: extra,
+		// Names are global on the engine: a prefix of its own keeps this
+		// hub's containers and volumes apart from any other hub's.
+		names: spawner.Names{Prefix: fmt.Sprintf("t%d%d", os.Getpid()%100000, port)}}
 	h.URL = "http://" + h.listen + "/"
 	h.client = http.DefaultClient
 	t.Cleanup(h.cleanup)
@@ -142,6 +148,7 @@ func (h *hub) startCommand(sub string) {
 	h.hubPort = freePort(h.t)
 	args := append([]string{sub, "--data-dir", h.dir, "--listen", h.listen, "--network", h.network,
 		"--hub-port", strconv.Itoa(h.hubPort), "--image", testutil.Image(h.t), "--log-level", "debug",
+		"--name-prefix", h.names.Prefix,
 		"--mem-limit", "512M", "--spawn-timeout", "90s"}, h.extra...)
 	h.cmd = exec.Command(labhubBin, args...)
 	h.cmd.Env = append(h.env(), h.extraEnv...)
@@ -245,4 +252,12 @@ func get(t *testing.T, c *http.Client, u string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// mustHome is the name of a user's home volume under names.
+func mustHome(t *testing.T, names spawner.Names, user, server string) string {
+	t.Helper()
+	v, err := names.Home(user, server)
+	require.NoError(t, err)
+	return v
 }

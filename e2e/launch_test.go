@@ -13,7 +13,6 @@ import (
 
 	"github.com/labhub/labhub/internal/testutil"
 	"github.com/labhub/labhub/lms"
-	"github.com/labhub/labhub/spawner"
 )
 
 // env is a hub registered with a platform double as an LMS administrator
@@ -179,7 +178,7 @@ func TestLTI13EndToEnd(t *testing.T) {
 	// starts a fresh container on the same home volume.
 	e.hub.Stop(syscall.SIGTERM)
 	cli := testutil.Docker(t)
-	require.NoError(t, cli.ContainerKill(context.Background(), spawner.ContainerName("student1", "lti101"), "KILL"))
+	require.NoError(t, cli.ContainerKill(context.Background(), e.hub.names.Container("student1", "lti101"), "KILL"))
 	e.hub.Start()
 	status, page = get(t, alice.Client, server)
 	require.Equal(t, http.StatusFailedDependency, status)

@@ -55,7 +55,7 @@ func TestAdoptOldDeploymentVolume(t *testing.T) {
 	// volume holds the old files and the new ones, owned by the notebook
 	// user as before.
 	e.hub.Stop(syscall.SIGTERM)
-	docker(t, "rm", "-f", "labhub-student-2eone-40uni-2eedu--lti101")
+	docker(t, "rm", "-f", e.hub.names.Container("student.one@uni.edu", "lti101"))
 	out = docker(t, "run", "--rm", "-v", volume+":/w", "--entrypoint", "sh", notebook, "-c", "cat /w/old.txt /w/new.txt; stat -c %u:%g /w/new.txt")
 	require.Equal(t, "written by the old hub\nfrom labhub1000:100", strings.ReplaceAll(out, "\n1000", "1000"))
 }

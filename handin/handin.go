@@ -53,9 +53,8 @@ type Options struct {
 	// HelperImage, if set, picks the image of a course's helper containers
 	// (one the engine has: the course's or the site's).
 	HelperImage func(ctx context.Context, c store.Course) (string, error)
-	// HomeVolumeTemplate names home volumes as the course manager does
-	// (spawner.HomeVolume).
-	HomeVolumeTemplate string
+	// Names builds volume names as the course manager does.
+	Names spawner.Names
 	// Instance labels volumes this hub creates.
 	Instance string
 	// VolumeOwner ("uid:gid") owns a home volume created here.
@@ -157,7 +156,7 @@ func (s *Service) HandIn(ctx context.Context, r Request) (*store.Handin, error) 
 	if err != nil {
 		return nil, err
 	}
-	home, err := spawner.HomeVolume(s.opts.HomeVolumeTemplate, r.User.Name, r.Course.Slug)
+	home, err := s.opts.Names.Home(r.User.Name, r.Course.Slug)
 	if err != nil {
 		return nil, &Error{Msg: "Your user name cannot name a home volume under this Labhub's volume settings. Tell an administrator."}
 	}
@@ -166,7 +165,7 @@ func (s *Service) HandIn(ctx context.Context, r Request) (*store.Handin, error) 
 	if _, err := s.opts.Files.EnsureVolume(ctx, home, labels, s.opts.VolumeOwner, image); err != nil {
 		return nil, fmt.Errorf("prepare home volume: %w", err)
 	}
-	vol := spawner.HandinVolumeName(r.Course.Slug)
+	vol := s.opts.Names.Handins(r.Course.Slug)
 	courseLabels := map[string]string{course.LabelInstance: s.opts.Instance, course.LabelCourse: r.Course.Slug}
 	if _, err := s.opts.Files.EnsureVolume(ctx, vol, courseLabels, "", image); err != nil {
 		return nil, fmt.Errorf("prepare hand-in volume: %w", err)
@@ -535,7 +534,7 @@ func (s *Service) read(ctx context.Context, c store.Course, p string) (io.ReadCl
 	if err != nil {
 		return nil, err
 	}
-	vol := spawner.HandinVolumeName(c.Slug)
+	vol := s.opts.Names.Handins(c.Slug)
 	rc, err := s.opts.Files.ReadTar(ctx, image, []spawner.Mount{{Volume: vol, Target: handinMount,
 		ReadOnly: true}}, handinMount+"/"+p)
 	if errors.Is(err, spawner.ErrNotFound) {

@@ -71,25 +71,17 @@ func escape(s string, limit int) (out string, complete bool) {
 	return b.String(), true
 }
 
-// ContainerName returns the name of the container of user's server (a course
-// slug, or any other server name). "--" separates the two parts because it
-// cannot occur inside an unshortened escaped part, and the fixed length of a
-// shortened part keeps the split unambiguous.
-func ContainerName(user, server string) string {
-	return "labhub-" + Escape(user) + "--" + Escape(server)
-}
+// ContainerName returns the name of the container of user's server under
+// the default prefix (see Names.Container).
+func ContainerName(user, server string) string { return Names{}.Container(user, server) }
 
 // HomeVolumeName returns the name of the volume that holds user's home
-// directory for server.
-func HomeVolumeName(user, server string) string {
-	return "labhub-home-" + Escape(user) + "--" + Escape(server)
-}
+// directory for server under the default prefix (see Names.Home).
+func HomeVolumeName(user, server string) string { return Names{}.home(user, server) }
 
 // SharedVolumeName returns the name of the volume a course shares with its
-// members.
-func SharedVolumeName(course string) string {
-	return "labhub-shared-" + Escape(course)
-}
+// members under the default prefix (see Names.Shared).
+func SharedVolumeName(course string) string { return Names{}.Shared(course) }
 
 // LegacyHomeVolumeName returns the name DockerSpawner's usual configuration
 // ("jupyterhub-user-{username}") gave user's volume, so an old deployment's
@@ -98,15 +90,6 @@ func SharedVolumeName(course string) string {
 func LegacyHomeVolumeName(user string) string {
 	out, _ := escape(user, -1)
 	return "jupyterhub-user-" + out
-}
-
-// HomeVolume names a user's home volume for a server: by template (see
-// VolumeFromTemplate) when one is set, else HomeVolumeName.
-func HomeVolume(template, user, server string) (string, error) {
-	if template == "" {
-		return HomeVolumeName(user, server), nil
-	}
-	return VolumeFromTemplate(template, user, server)
 }
 
 // VolumeFromTemplate renders a DockerSpawner-style volume name template:

@@ -27,7 +27,7 @@ func newGrading(cfg *config.Server, db *store.DB, reg *registry.Registry, tk *to
 		Poll: cfg.Grades.Poll, Logger: log,
 	})
 	h := handin.New(db, handin.Options{
-		Files: docker, Image: cfg.Image, HelperImage: mgr.HelperImage, HomeVolumeTemplate: cfg.HomeVolume,
+		Files: docker, Image: cfg.Image, HelperImage: mgr.HelperImage, Names: cfg.Names(),
 		Instance: instance, VolumeOwner: cfg.NotebookOwner,
 		NotebookDir: cfg.NotebookDir, MaxBytes: cfg.Grades.HandinMaxSize, MaxFiles: cfg.Grades.HandinMaxFiles,
 		Logger: log,

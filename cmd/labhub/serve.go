@@ -124,7 +124,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	mgr := course.NewManager(db, authn, docker, routeTable{table}, course.Options{
 		Base: base, PublicURL: cfg.PublicURL, HubAPIURL: hubAPI, Network: cfg.Network, Instance: instance,
 		DefaultImage: cfg.Image, NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner,
-		SiteSharedVolume: cfg.SiteSharedVol, HomeVolumeTemplate: cfg.HomeVolume, MemLimit: cfg.MemLimit, NanoCPUs: int64(cfg.CPULimit * 1e9),
+		SiteSharedVolume: cfg.SiteSharedVol, Names: cfg.Names(), MemLimit: cfg.MemLimit, NanoCPUs: int64(cfg.CPULimit * 1e9),
 		PidsLimit: int64(cfg.PidsLimit), SpawnTimeout: cfg.SpawnTimeout, SpawnConcurrency: cfg.SpawnLimit,
 		IdleTimeout: cfg.IdleTimeout, OrphanGrace: cfg.OrphanGrace, DefaultURL: cfg.DefaultURL,
 		CompatVersion: cfg.CompatVersion, Logger: log, AllowOutside: cfg.Environment.AllowOutside,
