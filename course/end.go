@@ -10,6 +10,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -112,8 +113,14 @@ func (m *Manager) exportHome(ctx context.Context, c store.Course, o Owner, w io.
 	}
 	gz := gzip.NewWriter(w)
 	tw := tar.NewWriter(gz)
-	rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: home, Target: helperHome, ReadOnly: true}}, helperHome)
+	var rc io.ReadCloser
+	if m.opts.Names.HomesPerServer() {
+		rc, err = e.ReadTar(ctx, image, []spawner.Mount{{Volume: home, Target: helperHome, ReadOnly: true}}, helperHome)
+	} else {
+		err = addNote(tw, "home-not-included.txt", sharedHomeNote(home), m.opts.Now())
+	}
 	switch {
+	case rc == nil && err == nil:
 	case errors.Is(err, spawner.ErrNotFound):
 		// No home volume (it was never created): an empty archive says so.
 	case err != nil:
@@ -164,6 +171,23 @@ func (m *Manager) exportHandins(ctx context.Context, e Engine, image string, c s
 		}
 	}
 	return nil
+}
+
+// sharedHomeNote explains why an export has no home folder.
+func sharedHomeNote(volume string) string {
+	return "This Labhub keeps one home folder per user for every course (volume " + volume + ", from\n" +
+		"the home volume setting), so a course's export does not include it: it holds the user's\n" +
+		"work from other courses too. An administrator can copy it from the Docker engine.\n"
+}
+
+// addNote adds a text file to tw.
+func addNote(tw *tar.Writer, name, text string, now time.Time) error {
+	h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(text)), ModTime: now, Typeflag: tar.TypeReg}
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	_, err := io.WriteString(tw, text)
+	return err
 }
 
 // retar copies the regular files and directories of tr into tw under
@@ -255,6 +279,10 @@ func (m *Manager) DeleteCourse(ctx context.Context, actor store.User, c store.Co
 		return err
 	}
 	for _, o := range owners {
+		if !m.opts.Names.HomesPerServer() {
+			// The home holds the user's work from every course.
+			break
+		}
 		home, err := m.HomeVolume(o.UserName, o.Server)
 		if err != nil {
 			return err

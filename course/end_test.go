@@ -1,7 +1,12 @@
 package course_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -51,5 +56,55 @@ func TestDeleteCourseKeepsUndeliveredGrades(t *testing.T) {
 		&store.Assignment{}, &store.Server{}} {
 		require.NoError(t, f.db.Model(m).Count(&n).Error)
 		require.Zero(t, n, "%T rows are gone", m)
+	}
+}
+
+// Homes named without the course (the old deployment's one volume per
+// user) hold a student's work from every course: a course's export leaves
+// them out and its deletion keeps them.
+func TestSharedHomesStayOutOfCourseEnd(t *testing.T) {
+	ctx := context.Background()
+	f := newMgr(t)
+	full := newFullEngine(f.engine)
+	names := spawner.Names{HomeTemplate: "jupyterhub-user-{username}"}
+	mgr := course.NewManager(f.db, nil, full, f.routes, course.Options{Instance: "inst", NotebookDir: "/home/jovyan",
+		Now: f.Now, Names: names, DefaultImage: "img"})
+	full.present["img"] = true
+	_, final := f.start(t, store.RoleLearner)
+	require.True(t, final.Ready)
+	home, err := names.Home(f.user.Name, f.course.Slug)
+	require.NoError(t, err)
+
+	var buf bytes.Buffer
+	require.NoError(t, mgr.ExportStudent(ctx, f.course, f.user.Name, &buf))
+	require.NotContains(t, full.read, home, "the shared home is not read")
+	files := untarGz(t, buf.Bytes())
+	require.Contains(t, files, "home-not-included.txt")
+	require.Contains(t, files["home-not-included.txt"], "every course")
+
+	admin := store.User{Name: "admin", Admin: true}
+	require.NoError(t, mgr.DeleteCourse(ctx, admin, f.course))
+	require.Contains(t, full.removed, names.Shared(f.course.Slug))
+	require.NotContains(t, full.removed, home)
+}
+
+// untarGz returns the regular files of a gzipped tar archive by name.
+func untarGz(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(b))
+	require.NoError(t, err)
+	tr := tar.NewReader(gz)
+	files := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		require.NoError(t, err)
+		if h.Typeflag == tar.TypeReg {
+			data, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			files[h.Name] = string(data)
+		}
 	}
 }

@@ -28,6 +28,7 @@ type fullEngine struct {
 	networks map[string]spawner.NetworkOptions
 	memory   uint64
 	removed  []string
+	read     []string
 }
 
 func newFullEngine(e *engine) *fullEngine {
@@ -71,7 +72,12 @@ func (e *fullEngine) RemoveVolume(_ context.Context, name string) error {
 	e.removed = append(e.removed, name)
 	return nil
 }
-func (e *fullEngine) ReadTar(context.Context, string, []spawner.Mount, string) (io.ReadCloser, error) {
+func (e *fullEngine) ReadTar(_ context.Context, _ string, mounts []spawner.Mount, _ string) (io.ReadCloser, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range mounts {
+		e.read = append(e.read, m.Volume)
+	}
 	return nil, spawner.ErrNotFound
 }
 func (e *fullEngine) WriteTar(context.Context, string, []spawner.Mount, string, io.Reader) error {

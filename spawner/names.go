@@ -3,6 +3,7 @@ package spawner
 import (
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // DefaultPrefix starts the names of a hub's Docker objects unless it is
@@ -54,6 +55,14 @@ func (n Names) Home(user, server string) (string, error) {
 		return VolumeFromTemplate(n.HomeTemplate, user, server)
 	}
 	return n.home(user, server), nil
+}
+
+// HomesPerServer reports whether every server of a user has a home volume
+// of its own. It does not when HomeTemplate names no server ({servername} or
+// {course}): then one volume holds the user's work from every course.
+func (n Names) HomesPerServer() bool {
+	return n.HomeTemplate == "" || strings.Contains(n.HomeTemplate, "{servername}") ||
+		strings.Contains(n.HomeTemplate, "{course}")
 }
 
 func (n Names) home(user, server string) string {
