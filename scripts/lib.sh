@@ -12,12 +12,23 @@ as_postgres() {
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# ensure_go fails early with a clear message when no usable Go is present.
+# ensure_go fails early with a clear message when no usable Go is present,
+# and installs the C toolchain the build needs.
 ensure_go() {
   if ! command -v go >/dev/null 2>&1; then
     echo "Go 1.26 or newer is needed (install it to /usr/local/go); Debian's golang package is too old." >&2
     exit 1
   fi
+  ensure_cgo
+}
+
+# ensure_cgo installs the C compiler and headers that the SQLite driver and
+# the race detector build with.
+ensure_cgo() {
+  if command -v gcc >/dev/null 2>&1 && [ -f /usr/include/stdio.h ]; then return 0; fi
+  log "installing gcc libc6-dev"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
 }
 
 # ensure_packages installs the Debian packages whose programs are missing.
