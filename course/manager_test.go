@@ -167,6 +167,7 @@ func newMgr(t *testing.T) *mgrFixture {
 		PublicURL: "https://hub.example/", HubAPIURL: "http://10.0.0.1:8081/hub/api", Network: "net", Instance: "inst",
 		DefaultImage: "img", NotebookDir: "/home/jovyan", VolumeOwner: "1000:100", IdleTimeout: time.Hour,
 		OrphanGrace: 10 * time.Minute, Now: f.Now, Logger: slog.New(slog.DiscardHandler), SpawnTimeout: 10 * time.Second,
+		MemLimit: 512 << 20, NanoCPUs: 1.5e9,
 	})
 	t.Cleanup(f.mgr.Wait)
 	f.user = store.User{Name: "alice"}
@@ -230,9 +231,19 @@ func TestStartBuildsTheContainer(t *testing.T) {
 		"JUPYTERHUB_OAUTH_ACCESS_SCOPES": `["access:servers!server=alice/lab","access:servers!user=alice"]`,
 		"JUPYTERHUB_PUBLIC_URL":          "https://hub.example/user/alice/lab/",
 		"LABHUB_API_URL":                 "http://10.0.0.1:8081/api/",
+		// JupyterHub 4.x and 5.x singleuser read these too.
+		"JUPYTERHUB_OAUTH_SCOPES":                `["access:servers!server=alice/lab","access:servers!user=alice"]`,
+		"JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES": `["access:servers!server=alice/lab"]`,
+		"JUPYTERHUB_PUBLIC_HUB_URL":              "https://hub.example/hub/",
+		"JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED":  "0",
+		"MEM_LIMIT":                              "536870912",
+		"CPU_LIMIT":                              "1.5",
 	} {
 		require.Equal(t, want, env[k], k)
 	}
+	host, ok := env["JUPYTERHUB_HOST"]
+	require.True(t, ok, "JUPYTERHUB_HOST is set (empty: the hub and servers share one origin)")
+	require.Empty(t, host)
 	require.Equal(t, env["JUPYTERHUB_API_TOKEN"], env["JPY_API_TOKEN"])
 	tok, u, err := auth.New(f.db, nil, nil).Lookup(context.Background(), env["JUPYTERHUB_API_TOKEN"])
 	require.NoError(t, err)
