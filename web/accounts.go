@@ -106,6 +106,7 @@ func (s *Server) sign(purpose, v string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// expiredForm refuses a form posted without the session's CSRF token.
 func (s *Server) expiredForm(c *gin.Context) {
 	s.fail(c, problem{Status: http.StatusForbidden, Heading: "Request refused",
 		Message: "This form has expired. Go back, reload the page and try again.", Code: "bad_csrf"})

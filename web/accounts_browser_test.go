@@ -71,7 +71,9 @@ func (b *browser) login(name, password string) {
 
 func (b *browser) logout() {
 	b.t.Helper()
-	b.do(chromedp.Navigate(b.hub+"/hub/logout"), chromedp.WaitVisible(`//h1[contains(., "logged out")]`))
+	b.do(chromedp.Navigate(b.hub+"/hub/logout"), chromedp.WaitVisible(`//h1[contains(., "Log out of Labhub?")]`))
+	b.submit("form button")
+	b.do(chromedp.WaitVisible(`//h1[contains(., "logged out")]`))
 }
 
 // The native account flows as a person goes through them in a browser:

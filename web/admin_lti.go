@@ -92,8 +92,7 @@ func (s *Server) adminPost(c *gin.Context) (*store.Session, *store.User, bool) {
 		return nil, nil, false
 	}
 	if err := parseForm(c); err != nil || !s.checkCSRF(c, sess) {
-		s.fail(c, problem{Status: http.StatusForbidden, Heading: "Request refused",
-			Message: "This form has expired. Go back, reload the page and try again.", Code: "bad_csrf"})
+		s.expiredForm(c)
 		return nil, nil, false
 	}
 	return sess, u, true

@@ -238,8 +238,7 @@ func (s *Server) teacherPost(c *gin.Context) (*courseAccess, bool) {
 		return nil, false
 	}
 	if !s.checkCSRF(c, a.Session) {
-		s.fail(c, problem{Status: http.StatusForbidden, Heading: "Request refused",
-			Message: "This form has expired. Go back, reload the page and try again.", Code: "bad_csrf"})
+		s.expiredForm(c)
 		return nil, false
 	}
 	return a, true

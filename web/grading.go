@@ -244,15 +244,10 @@ func (s *Server) formTeacherActivity(c *gin.Context) (*courseAccess, *store.Acti
 		return nil, nil, false
 	}
 	if !s.checkCSRF(c, acc.Session) {
-		s.badCSRF(c)
+		s.expiredForm(c)
 		return nil, nil, false
 	}
 	return acc, act, true
-}
-
-func (s *Server) badCSRF(c *gin.Context) {
-	s.fail(c, problem{Status: http.StatusForbidden, Heading: "Request refused",
-		Message: "This form has expired. Go back, reload the page and try again.", Code: "bad_csrf"})
 }
 
 // saveGrades stores the scores and comments of the grading form: fields

@@ -271,7 +271,7 @@ func (s *Server) handIn(c *gin.Context) {
 		return
 	}
 	if !s.checkCSRF(c, acc.Session) {
-		s.badCSRF(c)
+		s.expiredForm(c)
 		return
 	}
 	act, ok := s.pageActivity(c, acc.Course)

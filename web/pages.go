@@ -57,16 +57,44 @@ func (s *Server) login(c *gin.Context) {
 	})
 }
 
-// logout ends the session and revokes what its notebook tabs hold. It is a
-// GET because notebook servers link to it.
-func (s *Server) logout(c *gin.Context) {
-	if sess, u := s.session(c); sess != nil {
-		if err := s.Auth.EndSession(c.Request.Context(), sess.ID); err != nil {
-			s.internalError(c, "log out", err)
-			return
-		}
-		s.logger(c).Info("logged out", "user", u.Name)
+// logoutPage asks a logged-in person to confirm (GET /hub/logout, where
+// notebook servers link). Logging out changes state, so it takes a form
+// posted with the session's CSRF token: another site cannot log anyone out.
+func (s *Server) logoutPage(c *gin.Context) {
+	sess, u := s.session(c)
+	if sess == nil {
+		s.loggedOut(c)
+		return
 	}
+	s.render(c, http.StatusOK, "message.html", map[string]any{
+		"Title": "Log out", "Base": s.base, "User": u.Name, "Heading": "Log out of Labhub?",
+		"Message":    "Logging out also closes the notebook tabs you have open; your servers keep running.",
+		"FormAction": s.base + "hub/logout", "CSRF": s.csrfToken(sess), "FormButton": "Log out",
+	})
+}
+
+// logout ends the session and revokes what its notebook tabs hold (POST
+// /hub/logout).
+func (s *Server) logout(c *gin.Context) {
+	sess, u := s.session(c)
+	if sess == nil {
+		s.loggedOut(c)
+		return
+	}
+	if err := parseForm(c); err != nil || !s.checkCSRF(c, sess) {
+		s.expiredForm(c)
+		return
+	}
+	if err := s.Auth.EndSession(c.Request.Context(), sess.ID); err != nil {
+		s.internalError(c, "log out", err)
+		return
+	}
+	s.logger(c).Info("logged out", "user", u.Name)
+	s.loggedOut(c)
+}
+
+// loggedOut clears the session cookie and says so.
+func (s *Server) loggedOut(c *gin.Context) {
 	s.setCookie(c, auth.SessionCookie, "", s.base, -1)
 	s.render(c, http.StatusOK, "message.html", map[string]any{
 		"Title": "Logged out", "Base": s.base, "Heading": "You are logged out",
@@ -197,8 +225,7 @@ func (s *Server) ownServerForm(c *gin.Context) (*store.User, *store.Server, bool
 		return nil, nil, false
 	}
 	if !s.checkCSRF(c, sess) {
-		s.fail(c, problem{Status: http.StatusForbidden, Heading: "Request refused",
-			Message: "This form has expired. Go back, reload the page and try again.", Code: "bad_csrf"})
+		s.expiredForm(c)
 		return nil, nil, false
 	}
 	srv, ok := s.ownServer(c, u)
