@@ -505,9 +505,16 @@ func TestRoster(t *testing.T) {
 		require.NoError(t, e.db.Create(&store.Handin{ActivityID: a.Activity.ID, UserID: a.User.ID, State: st,
 			Path: "x/" + string(rune('a'+i)), CreatedAt: now.Add(time.Duration(i) * time.Minute)}).Error)
 	}
+	// Someone the LMS's roster brought in, who never launched.
+	u3 := store.User{Name: "student3"}
+	require.NoError(t, e.db.Create(&u3).Error)
+	require.NoError(t, e.db.Create(&store.Enrollment{CourseID: a.Course.ID, UserID: u3.ID, Role: store.RoleLearner}).Error)
 	rows, err := e.svc.Roster(context.Background(), a.Activity)
 	require.NoError(t, err)
-	require.Len(t, rows, 3)
+	require.Len(t, rows, 4)
+	require.Equal(t, "student3", rows[2].User.Name)
+	require.Nil(t, rows[2].Grade)
+	rows = append(rows[:2], rows[3:]...)
 	require.Equal(t, "student1", rows[0].User.Name)
 	require.NotNil(t, rows[0].Grade)
 	require.NotNil(t, rows[0].Delivery)
