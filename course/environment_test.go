@@ -1,9 +1,15 @@
 package course_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"errors"
 	"io"
+	"path"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +35,10 @@ type fullEngine struct {
 	memory   uint64
 	removed  []string
 	read     []string
+	// trees holds the archives ReadTar gives, by path: entry name to
+	// content, directories ending in "/".
+	trees   map[string]map[string]string
+	written map[string]string
 }
 
 func newFullEngine(e *engine) *fullEngine {
@@ -72,16 +82,63 @@ func (e *fullEngine) RemoveVolume(_ context.Context, name string) error {
 	e.removed = append(e.removed, name)
 	return nil
 }
-func (e *fullEngine) ReadTar(_ context.Context, _ string, mounts []spawner.Mount, _ string) (io.ReadCloser, error) {
+func (e *fullEngine) ReadTar(_ context.Context, _ string, mounts []spawner.Mount, p string) (io.ReadCloser, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, m := range mounts {
 		e.read = append(e.read, m.Volume)
 	}
-	return nil, spawner.ErrNotFound
+	files, ok := e.trees[p]
+	if !ok {
+		return nil, spawner.ErrNotFound
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name])), Typeflag: tar.TypeReg}
+		if strings.HasSuffix(name, "/") {
+			h.Mode, h.Size, h.Typeflag = 0o755, 0, tar.TypeDir
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+		if _, err := io.WriteString(tw, files[name]); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(&buf), nil
 }
-func (e *fullEngine) WriteTar(context.Context, string, []spawner.Mount, string, io.Reader) error {
-	return nil
+
+// WriteTar records the files of the archive under dir in written.
+func (e *fullEngine) WriteTar(_ context.Context, _ string, _ []spawner.Mount, dir string, r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		if e.written == nil {
+			e.written = map[string]string{}
+		}
+		e.written[path.Join(dir, h.Name)] = string(b)
+		e.mu.Unlock()
+	}
 }
 func (e *fullEngine) MemoryUsage(context.Context, string) (uint64, error) { return e.memory, nil }
 func (e *fullEngine) WatchOOM(ctx context.Context, _ map[string]string, _ func(spawner.OOMEvent)) error {

@@ -165,6 +165,10 @@ func TestCourseEnvironmentEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	_, page = get(t, teacher.Client, pageURL)
 	require.Contains(t, page, "<li>week1/intro.ipynb <span")
+	status, body = get(t, teacher.Client, pageURL+"materials.zip")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, map[string]string{"week1/intro.ipynb": `{"cells": [], "note": "from the teacher"}`},
+		unzip(t, []byte(body)), "the download holds the course files")
 
 	// Students start from an activity with a starting notebook.
 	week1 := lms.Link{ID: "2", Title: "Week 1", Custom: map[string]string{"labhub_start": "week1/intro.ipynb"}}
@@ -343,6 +347,26 @@ print(call("POST", "courses/%s/activities/%d/handins" % (c, aid), {"paths": ["mi
 	}
 	status, _ = get(t, teacher.Client, pageURL)
 	require.Equal(t, http.StatusNotFound, status)
+}
+
+// unzip reads the files of a zip archive into a map of their contents.
+func unzip(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		rc, err := f.Open()
+		require.NoError(t, err)
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		require.NoError(t, err)
+		out[f.Name] = string(body)
+	}
+	return out
 }
 
 // untar reads a gzipped tar archive into a map of file contents.
