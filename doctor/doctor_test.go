@@ -155,14 +155,17 @@ func TestDoctorTLSPlatformsAndClocks(t *testing.T) {
 	lmsSrv := httptest.NewServer(p.Handler())
 	t.Cleanup(lmsSrv.Close)
 	p.SetIssuer(lmsSrv.URL)
-	_, err = reg.PutPlatform(ctx, registry.PlatformInput{Issuer: lmsSrv.URL, ClientID: "c1", AuthURL: lmsSrv.URL + "/auth",
-		JWKSURL: lmsSrv.URL + "/mod/lti/certs.php", Deployments: []string{"1"}})
+	_, err = reg.PutPlatform(ctx, registry.PlatformInput{Issuer: lmsSrv.URL, ClientID: "c1", AuthURL: lmsSrv.URL + "/mod/lti/auth.php",
+		TokenURL: lmsSrv.URL + "/mod/lti/token.php", JWKSURL: lmsSrv.URL + "/mod/lti/certs.php", Deployments: []string{"1"}})
 	require.NoError(t, err)
 	_, err = reg.PutPlatform(ctx, registry.PlatformInput{Issuer: "http://127.0.0.1:9", ClientID: "c2",
 		AuthURL: "http://127.0.0.1:9/auth", JWKSURL: lmsSrv.URL + "/not-a-keyset", Deployments: []string{"1"}})
 	require.NoError(t, err)
 	rs := doctor.Run(ctx, env)
 	require.Equal(t, doctor.OK, find(t, rs, "lti13 "+lmsSrv.URL).Status)
+	r = find(t, rs, "lti13 "+lmsSrv.URL+" endpoints")
+	require.Equal(t, doctor.OK, r.Status, r.Message)
+	require.Equal(t, "authorization URL and token URL answer", r.Message)
 	r = find(t, rs, "lti13 http://127.0.0.1:9")
 	require.Equal(t, doctor.Fail, r.Status)
 	require.Contains(t, r.Fix, "certs.php")
@@ -172,4 +175,14 @@ func TestDoctorTLSPlatformsAndClocks(t *testing.T) {
 	r = find(t, doctor.Run(ctx, env), "clock ("+host+")")
 	require.Equal(t, doctor.Warn, r.Status)
 	require.Contains(t, r.Fix, "NTP")
+	env.Now = nil
+
+	// A token URL nobody answers at.
+	_, err = reg.PutPlatform(ctx, registry.PlatformInput{Issuer: lmsSrv.URL, ClientID: "c1", AuthURL: lmsSrv.URL + "/mod/lti/auth.php",
+		TokenURL: "http://127.0.0.1:9/token", JWKSURL: lmsSrv.URL + "/mod/lti/certs.php", Deployments: []string{"1"}})
+	require.NoError(t, err)
+	r = find(t, doctor.Run(ctx, env), "lti13 "+lmsSrv.URL+" endpoints")
+	require.Equal(t, doctor.Fail, r.Status)
+	require.Contains(t, r.Message, "token URL http://127.0.0.1:9/token unreachable")
+	require.Contains(t, r.Fix, "token.php")
 }

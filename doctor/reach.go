@@ -157,8 +157,52 @@ func checkPlatforms(ctx context.Context, e *Env) []Result {
 		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 			out = append(out, clockResult("clock ("+hostOf(p.Issuer)+")", e.now().Sub(d), 30*time.Second))
 		}
+		out = append(out, checkEndpoints(ctx, e, check, p.AuthURL, p.TokenURL))
 	}
 	return out
+}
+
+// checkEndpoints calls a platform's authorization URL, which browsers are
+// sent to at every launch, and its token URL, which grade delivery and
+// roster syncs use. Any answer below 500 counts: without a real request
+// both refuse, but they are there.
+func checkEndpoints(ctx context.Context, e *Env, check, authURL, tokenURL string) Result {
+	r := Result{Check: check + " endpoints", Status: OK}
+	var answered []string
+	for _, ep := range []struct{ name, method, url, fix string }{
+		{"authorization URL", http.MethodGet, authURL,
+			"check the platform's authentication request URL (Moodle: <site>/mod/lti/auth.php)"},
+		{"token URL", http.MethodPost, tokenURL,
+			"check the platform's access token URL (Moodle: <site>/mod/lti/token.php); grades and rosters need it"},
+	} {
+		if ep.url == "" {
+			if ep.method == http.MethodPost {
+				r.Status, r.Message, r.Fix = Warn, "no token URL: grades and rosters cannot be exchanged", ep.fix
+				return r
+			}
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, ep.method, ep.url, strings.NewReader(""))
+		if err != nil {
+			r.Status, r.Message, r.Fix = Fail, fmt.Sprintf("bad %s: %v", ep.name, err), ep.fix
+			return r
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := e.http().Do(req)
+		if err != nil {
+			r.Status, r.Message, r.Fix = Fail, fmt.Sprintf("%s %s unreachable: %v", ep.name, ep.url, err), ep.fix
+			return r
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			r.Status, r.Message, r.Fix = Warn, fmt.Sprintf("%s %s answered %d", ep.name, ep.url, resp.StatusCode), ep.fix
+			return r
+		}
+		answered = append(answered, ep.name)
+	}
+	r.Message = strings.Join(answered, " and ") + " answer"
+	return r
 }
 
 func hostOf(u string) string {
