@@ -200,6 +200,11 @@ func (c *Server) Validate() error {
 	if c.HomeVolume != "" && !strings.Contains(c.HomeVolume, "{username}") {
 		return fmt.Errorf("home volume template %q must contain {username}, or every user would share one home", c.HomeVolume)
 	}
+	if c.NotebookOwner != "" {
+		if err := spawner.CheckOwner(c.NotebookOwner); err != nil {
+			return fmt.Errorf("notebook owner (--notebook-owner, LABHUB_NOTEBOOK_OWNER): %w", err)
+		}
+	}
 	if c.NotebookDir == "" || !strings.HasPrefix(c.NotebookDir, "/") {
 		return fmt.Errorf("notebook directory %q must be an absolute path", c.NotebookDir)
 	}

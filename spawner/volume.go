@@ -38,7 +38,7 @@ func (d *Docker) EnsureVolume(ctx context.Context, name string, labels map[strin
 		return false, fmt.Errorf("ensuring volume: invalid name %q", name)
 	}
 	if owner != "" {
-		if err := checkOwner(owner); err != nil {
+		if err := CheckOwner(owner); err != nil {
 			return false, fmt.Errorf("ensuring volume %s: %w", name, err)
 		}
 		if image == "" {
@@ -67,8 +67,8 @@ func (d *Docker) EnsureVolume(ctx context.Context, name string, labels map[strin
 	return true, nil
 }
 
-// checkOwner rejects anything but a numeric "uid:gid" within 32 bits.
-func checkOwner(owner string) error {
+// CheckOwner rejects anything but a numeric "uid:gid" within 32 bits.
+func CheckOwner(owner string) error {
 	if !ownerRE.MatchString(owner) {
 		return fmt.Errorf("owner %q is not a numeric uid:gid", owner)
 	}
