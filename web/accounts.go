@@ -190,6 +190,11 @@ func (s *Server) loginFailed(c *gin.Context, err error, p loginPage) {
 		c.Header("Retry-After", strconv.Itoa(wait*60))
 		status = http.StatusTooManyRequests
 		p.Error = fmt.Sprintf("Too many failed logins. Wait %d minute(s) and try again; an administrator can also reset your password.", wait)
+		if le.Address {
+			// A reset does not lift a limit on the address, which a whole
+			// campus behind one NAT may share.
+			p.Error = fmt.Sprintf("Too many failed logins from your network. Wait %d minute(s) and try again.", wait)
+		}
 	case errors.Is(err, account.ErrNotApproved):
 		status = http.StatusForbidden
 		p.Error = "Your account is waiting for an administrator's approval. You can log in once it is approved."

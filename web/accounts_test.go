@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -411,4 +412,20 @@ func TestLDAPLoginForm(t *testing.T) {
 	require.NotNil(t, sessionCookie(resp))
 	require.NotContains(t, h.logs.String(), testutil.SlapdBobPass)
 	require.Contains(t, h.logs.String(), `msg="logged in" method=ldap user=bob`)
+}
+
+// A lock on the client address says so: resetting a password does not
+// lift it, so the message does not send people to an administrator.
+func TestAddressLockoutMessage(t *testing.T) {
+	h := newAccountsHub(t, account.Options{Native: true})
+	_, err := h.acc.CreateAccount(context.Background(), "alice", alicePassword, "", false)
+	require.NoError(t, err)
+	c := h.client()
+	for i := range 20 {
+		h.loginAs(c, fmt.Sprintf("nobody%d", i), "wrong password")
+	}
+	status, body, _ := h.loginAs(c, "alice", alicePassword)
+	require.Equal(t, http.StatusTooManyRequests, status)
+	require.Contains(t, body, "Too many failed logins from your network")
+	require.NotContains(t, body, "administrator")
 }
