@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -59,10 +60,29 @@ func ParseBytes(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 {
+	if err != nil || math.IsNaN(f) || f < 0 {
 		return 0, fmt.Errorf("not a byte size (use 512M, 2G or a number of bytes): %q", s)
 	}
+	if f*float64(mult) > maxBytes {
+		return 0, fmt.Errorf("byte size %q is too large (at most 1024T)", s)
+	}
 	return int64(f * float64(mult)), nil
+}
+
+// maxBytes bounds sizes far below where int64 overflows.
+const maxBytes = 1 << 50
+
+// maxCores bounds a CPU count; no machine Labhub runs on comes close.
+const maxCores = 1024
+
+// ParseCores parses a number of CPU cores ("2", "0.5") into billionths of a
+// core, as Docker's NanoCPUs counts them.
+func ParseCores(s string) (int64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxCores {
+		return 0, fmt.Errorf("not a number of CPU cores from 0 to %d (such as 2 or 0.5): %q", maxCores, s)
+	}
+	return int64(f * 1e9), nil
 }
 
 func (b *bytesValue) Set(s string) error {

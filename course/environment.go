@@ -116,12 +116,19 @@ func (m *Manager) planFor(ctx context.Context, c store.Course, a *store.Activity
 		return p
 	}
 	p.image = m.opts.DefaultImage
-	// The site default may be in the catalog too, with its limits.
-	var img store.Image
-	if db.Where("ref = ?", p.image).Order("id").First(&img).Error == nil {
-		p.catalog = &img
-	}
+	p.catalog = m.defaultInCatalog(ctx)
 	return p
+}
+
+// defaultInCatalog returns the catalog entry of the site's default image,
+// whose limits then apply to courses that use the default, or nil.
+func (m *Manager) defaultInCatalog(ctx context.Context) *store.Image {
+	var img store.Image
+	if m.opts.DefaultImage == "" ||
+		m.db.WithContext(ctx).Where("ref = ?", m.opts.DefaultImage).Order("id").First(&img).Error != nil {
+		return nil
+	}
+	return &img
 }
 
 // Limits are the resources of one server; zero means no limit.

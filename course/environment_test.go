@@ -416,3 +416,23 @@ func TestServersViewAndHelp(t *testing.T) {
 	_, err = f.mgr.OpenHelp(ctx, teacher, f.course, srv.ID)
 	require.ErrorContains(t, err, "not running")
 }
+
+// A course on the site default gets the limits of the default's catalog
+// entry, both shown and accepted; idle timeouts are bounded.
+func TestSiteDefaultInCatalog(t *testing.T) {
+	ctx := context.Background()
+	f, _ := newEnvMgr(t, nil)
+	teacher := store.User{Name: "teacher"}
+	require.NoError(t, f.db.Create(&teacher).Error)
+	_, err := f.mgr.PutImage(ctx, course.ImageInput{Name: "nb", Ref: "img", MemDefault: 1 << 30, MemMax: 3 << 30})
+	require.NoError(t, err)
+	env, err := f.mgr.Environment(ctx, f.course)
+	require.NoError(t, err)
+	require.EqualValues(t, 3<<30, env.Bounds.MemMax)
+	require.NoError(t, f.mgr.SaveSettings(ctx, teacher, &f.course, course.Settings{MemLimit: 3 << 30}),
+		"what the page offers is accepted")
+	err = f.mgr.SaveSettings(ctx, teacher, &f.course, course.Settings{MemLimit: 4 << 30})
+	require.ErrorContains(t, err, "Memory may be at most 3G")
+	err = f.mgr.SaveSettings(ctx, teacher, &f.course, course.Settings{IdleTimeout: 8 * 24 * time.Hour})
+	require.ErrorContains(t, err, "at most 7 days")
+}

@@ -89,6 +89,8 @@ func (m *Manager) SaveSettings(ctx context.Context, actor store.User, c *store.C
 		img = &i
 	} else if m.opts.DefaultImage == "" {
 		return &InputError{Msg: "This site has no default image; pick one from the catalog."}
+	} else {
+		img = m.defaultInCatalog(ctx)
 	}
 	b := m.boundsFor(img)
 	var errs []string
@@ -117,6 +119,9 @@ func (m *Manager) SaveSettings(ctx context.Context, actor store.User, c *store.C
 	}
 	if s.IdleTimeout > 0 && s.IdleTimeout < 5*time.Minute {
 		errs = append(errs, "the idle timeout must be at least 5 minutes")
+	}
+	if s.IdleTimeout > 7*24*time.Hour {
+		errs = append(errs, "the idle timeout may be at most 7 days")
 	}
 	if len(errs) > 0 {
 		return &InputError{Msg: capitalize(strings.Join(errs, "; ")) + "."}

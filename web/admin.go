@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -84,17 +83,17 @@ func (s *Server) adminPutImage(c *gin.Context) {
 			continue
 		}
 		if f.cpu {
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil || x < 0 {
-				errs = append(errs, "CPU limits are numbers of cores such as 2 or 0.5")
+			n, err := config.ParseCores(v)
+			if err != nil {
+				errs = append(errs, "CPU limits are numbers of cores such as 2 or 0.5, at most 1024")
 				continue
 			}
-			*f.dst = int64(x * 1e9)
+			*f.dst = n
 			continue
 		}
 		n, err := config.ParseBytes(v)
 		if err != nil {
-			errs = append(errs, "memory limits are sizes such as 512M or 4G")
+			errs = append(errs, "memory limits are sizes such as 512M or 4G, at most 1024T")
 			continue
 		}
 		*f.dst = n

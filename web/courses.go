@@ -280,6 +280,9 @@ func (s *Server) courseSettings(c *gin.Context) {
 	s.done(c, a, "saved")
 }
 
+// maxIdleMinutes bounds the idle timeout a form may ask for: a week.
+const maxIdleMinutes = 7 * 24 * 60
+
 // parseSettings reads the settings form.
 func parseSettings(c *gin.Context) (course.Settings, error) {
 	var set course.Settings
@@ -300,11 +303,11 @@ func parseSettings(c *gin.Context) (course.Settings, error) {
 		set.MemLimit = n
 	}
 	if v := strings.TrimSpace(c.PostForm("cpu")); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1024 {
+		n, err := config.ParseCores(v)
+		if err != nil {
 			errs = append(errs, "write CPU as a number of cores such as 1 or 0.5")
 		}
-		set.NanoCPUs = int64(f * 1e9)
+		set.NanoCPUs = n
 	}
 	switch v := c.PostForm("idle"); v {
 	case "", "default":
@@ -312,8 +315,9 @@ func parseSettings(c *gin.Context) (course.Settings, error) {
 		set.IdleTimeout = -1
 	default:
 		m, err := strconv.Atoi(v)
-		if err != nil || m <= 0 {
+		if err != nil || m <= 0 || m > maxIdleMinutes {
 			errs = append(errs, "pick an idle timeout from the list")
+			m = 0
 		}
 		set.IdleTimeout = time.Duration(m) * time.Minute
 	}

@@ -3,12 +3,16 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/labhub/labhub/auth"
+	"github.com/labhub/labhub/config"
 	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/store"
 )
@@ -106,6 +110,19 @@ func (s *Server) apiImage(c *gin.Context) {
 	c.JSON(http.StatusOK, toImageJSON(ci))
 }
 
+// jsonKind names what a Go type takes in JSON.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64:
+		return "whole number"
+	case reflect.Float64:
+		return "number"
+	case reflect.String:
+		return "string"
+	}
+	return t.Kind().String()
+}
+
 // apiPutImage creates (POST /api/images) or replaces (PUT
 // /api/images/<name>) a catalog entry from a JSON body.
 func (s *Server) apiPutImage(c *gin.Context) {
@@ -118,7 +135,12 @@ func (s *Server) apiPutImage(c *gin.Context) {
 	if err == nil {
 		err = json.Unmarshal(raw, &body)
 	}
-	if err != nil {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		apiError(c, http.StatusBadRequest, fmt.Sprintf("%s must be a JSON %s (memory in bytes, CPU in cores)", typeErr.Field, jsonKind(typeErr.Type)))
+		return
+	case err != nil:
 		apiError(c, http.StatusBadRequest, "the body must be a JSON object with name, ref and optional description and limits")
 		return
 	}
@@ -126,7 +148,19 @@ func (s *Server) apiPutImage(c *gin.Context) {
 		body.Name = n
 	}
 	in := course.ImageInput{Name: body.Name, Ref: body.Ref, Description: body.Description, MemDefault: body.MemDefault,
-		MemMax: body.MemMax, CPUDefault: int64(body.CPUDefault * 1e9), CPUMax: int64(body.CPUMax * 1e9)}
+		MemMax: body.MemMax}
+	for _, f := range []struct {
+		field string
+		v     float64
+		dst   *int64
+	}{{"cpu_default", body.CPUDefault, &in.CPUDefault}, {"cpu_max", body.CPUMax, &in.CPUMax}} {
+		n, err := config.ParseCores(strconv.FormatFloat(f.v, 'f', -1, 64))
+		if err != nil {
+			apiError(c, http.StatusBadRequest, f.field+": "+err.Error())
+			return
+		}
+		*f.dst = n
+	}
 	img, err := s.Manager.PutImage(c.Request.Context(), in)
 	var ie *course.InputError
 	if errors.As(err, &ie) {

@@ -70,6 +70,12 @@ func TestImagesAPI(t *testing.T) {
 	require.Contains(t, body, "lower-case")
 	status, _ = call(admin, http.MethodPost, "/api/images", `not json`)
 	require.Equal(t, http.StatusBadRequest, status)
+	status, body = call(admin, http.MethodPost, "/api/images", `{"name":"x","ref":"x","mem_max":"4G"}`)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "mem_max must be a JSON whole number (memory in bytes")
+	status, body = call(admin, http.MethodPost, "/api/images", `{"name":"x","ref":"x","cpu_max":1e300}`)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "cpu_max: not a number of CPU cores")
 
 	status, body = call(admin, http.MethodPut, "/api/images/net-lab", `{"ref":"127.0.0.1:5000/netlab:2"}`)
 	require.Equal(t, http.StatusOK, status, body)

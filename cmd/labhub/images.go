@@ -35,7 +35,7 @@ func catalogManager(db *store.DB, d course.Docker, opts course.Options) *course.
 func (a *app) imageCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage the image catalog"}
 	var desc, memDefault, memMax string
-	var cpuDefault, cpuMax float64
+	var cpuDefault, cpuMax string
 	add := &cobra.Command{
 		Use:   "add NAME REF",
 		Short: "Add an image to the catalog, or change an entry (only the options given change)",
@@ -66,11 +66,18 @@ func (a *app) imageCmd() *cobra.Command {
 					}
 					*m.dst = n
 				}
-				if fl.Changed("cpu-default") {
-					in.CPUDefault = int64(cpuDefault * 1e9)
-				}
-				if fl.Changed("cpu-max") {
-					in.CPUMax = int64(cpuMax * 1e9)
+				for _, c := range []struct {
+					flag, val string
+					dst       *int64
+				}{{"cpu-default", cpuDefault, &in.CPUDefault}, {"cpu-max", cpuMax, &in.CPUMax}} {
+					if !fl.Changed(c.flag) {
+						continue
+					}
+					n, err := config.ParseCores(c.val)
+					if err != nil {
+						return fmt.Errorf("--%s: %w", c.flag, err)
+					}
+					*c.dst = n
 				}
 				img, err := catalogManager(db, nil, course.Options{}).PutImage(ctx, in)
 				if err != nil {
@@ -85,8 +92,8 @@ func (a *app) imageCmd() *cobra.Command {
 	f.StringVar(&desc, "description", "", "what the image is for")
 	f.StringVar(&memDefault, "mem-default", "", "memory a course's servers get unless its instructor chooses (0 for the site's --mem-limit)")
 	f.StringVar(&memMax, "mem-max", "", "most memory an instructor may choose (0 for the site's --mem-limit)")
-	f.Float64Var(&cpuDefault, "cpu-default", 0, "CPU cores a course's servers get unless its instructor chooses (0 for the site's --cpu-limit)")
-	f.Float64Var(&cpuMax, "cpu-max", 0, "most CPU cores an instructor may choose (0 for the site's --cpu-limit)")
+	f.StringVar(&cpuDefault, "cpu-default", "0", "CPU cores a course's servers get unless its instructor chooses (0 for the site's --cpu-limit)")
+	f.StringVar(&cpuMax, "cpu-max", "0", "most CPU cores an instructor may choose (0 for the site's --cpu-limit)")
 	list := &cobra.Command{
 		Use: "list", Short: "List the catalog and whether the Docker engine has each image", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
