@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -168,9 +169,15 @@ func (s *Server) adminCreateInvite(c *gin.Context) {
 	if !ok {
 		return
 	}
-	days, err := strconv.Atoi(strings.TrimSpace(c.Request.PostForm.Get("days")))
-	if err != nil || days < 1 || days > 90 {
-		days = 7
+	days := 7
+	if v := strings.TrimSpace(c.Request.PostForm.Get("days")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 90 {
+			s.renderAdmin(c, http.StatusBadRequest, sess, u, adminView{
+				Problem: fmt.Sprintf("A registration URL is valid for 1 to 90 days, not %q. Nothing was created.", v)})
+			return
+		}
+		days = n
 	}
 	token, _, err := s.Registry.CreateInvite(c.Request.Context(), time.Duration(days)*24*time.Hour,
 		strings.TrimSpace(c.Request.PostForm.Get("note")))

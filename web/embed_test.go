@@ -227,6 +227,16 @@ func TestAdminConsole(t *testing.T) {
 	inv := regexp.MustCompile(`id="new-invite">([^<]+)<`).FindStringSubmatch(body)
 	require.NotNil(t, inv)
 	require.True(t, strings.HasPrefix(html.UnescapeString(inv[1]), h.hub.URL+"/lti/register?invite="))
+	var invites int64
+	require.NoError(t, h.db.Model(&store.RegistrationInvite{}).Count(&invites).Error)
+	for _, days := range []string{"-3", "abc", "999999999999"} {
+		status, body = form(url.Values{"path": {"/invites"}, "days": {days}})
+		require.Equal(t, http.StatusBadRequest, status, days)
+		require.Contains(t, html.UnescapeString(body), "valid for 1 to 90 days", days)
+	}
+	var after int64
+	require.NoError(t, h.db.Model(&store.RegistrationInvite{}).Count(&after).Error)
+	require.Equal(t, invites, after, "nothing was created")
 
 	status, body = form(url.Values{"path": {"/keys/rotate"}})
 	require.Equal(t, http.StatusConflict, status, "the next key is too new to sign")
