@@ -77,6 +77,16 @@ func TestPasswordPolicy(t *testing.T) {
 		require.Error(t, err, tc.why)
 		require.True(t, account.IsPasswordError(err))
 	}
+	for _, tc := range []struct{ pw, user, email string }{
+		{"zebrafinch42", "zebrafinch42", ""},
+		{"marylou2026marylou", "marylou", ""},
+		{"johnsmithjsmith", "jsmith", "john.smith@example.org"},
+		{"x-John.Smith-2026", "js", "john.smith@example.org"},
+	} {
+		err := p.Check(tc.pw, tc.user, tc.email)
+		require.ErrorContains(t, err, "must not contain your username or email", tc.pw)
+	}
+	require.NoError(t, p.Check("tiny violin orbit", "tin"), "names shorter than 4 letters may occur")
 	require.NoError(t, p.Check(goodPassword, "alice"))
 	require.NoError(t, p.Check("Grüße aus Köln 2024", "alice"), "non-ASCII passwords are fine")
 	require.Error(t, account.PasswordPolicy{}.Check("nine-char"), "the default minimum is 10")

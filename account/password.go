@@ -114,6 +114,9 @@ func (p PasswordPolicy) Check(password string, inputs ...string) error {
 	if strings.TrimSpace(password) == "" {
 		return &PasswordError{"The password must not be only spaces."}
 	}
+	if containsPersonal(password, inputs) {
+		return &PasswordError{"The password must not contain your username or email address."}
+	}
 	res := zxcvbn.PasswordStrength(password, inputs)
 	if common(password, res) {
 		return &PasswordError{"This password is on the list of common passwords that attackers try first. Choose another."}
@@ -125,8 +128,7 @@ func (p PasswordPolicy) Check(password string, inputs ...string) error {
 }
 
 // common reports whether zxcvbn matched the whole password (ignoring case,
-// l33t substitutions or reversal) against its list of common passwords,
-// or against the person's own name or email.
+// l33t substitutions or reversal) against its list of common passwords.
 func common(password string, res zxcvbn.Result) bool {
 	if len(res.Sequence) != 1 {
 		return false
@@ -134,6 +136,30 @@ func common(password string, res zxcvbn.Result) bool {
 	m := res.Sequence[0]
 	return m.Pattern == "dictionary" && m.I == 0 && m.J == utf8.RuneCountInString(password)-1 &&
 		(m.DictionaryName == "passwords" || m.DictionaryName == "user_inputs")
+}
+
+// minPersonal is the shortest username or email part a password may not
+// contain; shorter ones occur in too many good passwords by chance.
+const minPersonal = 4
+
+// containsPersonal reports whether password contains, ignoring case, one of
+// the words a person is known by: a username, an email address or its part
+// before the @.
+func containsPersonal(password string, inputs []string) bool {
+	pw := strings.ToLower(password)
+	for _, in := range inputs {
+		in = strings.ToLower(strings.TrimSpace(in))
+		words := []string{in}
+		if local, _, ok := strings.Cut(in, "@"); ok {
+			words = append(words, local)
+		}
+		for _, w := range words {
+			if utf8.RuneCountInString(w) >= minPersonal && strings.Contains(pw, w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkNew applies the policy and the confirmation to a new password.
