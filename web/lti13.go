@@ -207,12 +207,11 @@ func (s *Server) platformAuthOrigin(c *gin.Context, platformID string) string {
 // Labhub's cookies here; when it does not, the person continues in a new
 // tab with a one-time ticket.
 func (s *Server) completeLaunch(c *gin.Context, f launchForm, st lti.State, cookies bool) {
-	l, p, err := s.LTI13.Verify(c.Request.Context(), f.idToken, s.State.Nonce(st))
+	// Every check that can reject runs inside Verify, before the nonce is
+	// recorded, so a rejected launch writes nothing.
+	l, p, err := s.LTI13.Verify(c.Request.Context(), f.idToken, s.State.Nonce(st),
+		st.Match, func(_ lti.Platform, l *lti.Launch) error { return checkDeepLinker(l) })
 	if err != nil {
-		s.rejectLaunch(c, "1.3", err)
-		return
-	}
-	if err := st.Match(p, l); err != nil {
 		s.rejectLaunch(c, "1.3", err)
 		return
 	}

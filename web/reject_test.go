@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/labhub/labhub/lms"
+	"github.com/labhub/labhub/registry"
 )
 
 var (
@@ -113,6 +115,22 @@ func TestLTI11Rejections(t *testing.T) {
 			h.expectRejected(t, status, body, before, calls, tc.code)
 		})
 	}
+
+	t.Run("content item selection", func(t *testing.T) {
+		// A valid launch Labhub does not handle yet is refused before its
+		// nonce is recorded.
+		before, calls := h.counts(), h.docker.Calls()
+		_, form := h.signed11(func(f *lms.Form) {
+			f.Set("lti_message_type", "ContentItemSelectionRequest")
+			f.Set("content_item_return_url", h.lmsURL+"/mod/lti/contentitem_return.php")
+			resign(t, action, h.secret, f)
+		})
+		status, body, _ := post(t, h.client(), action, form)
+		require.Equal(t, http.StatusNotImplemented, status, body)
+		require.Contains(t, body, "deep_linking_unsupported")
+		require.Equal(t, before, h.counts(), "a refused launch writes nothing")
+		require.Equal(t, calls, h.docker.Calls())
+	})
 
 	t.Run("replayed nonce", func(t *testing.T) {
 		_, form := h.signed11(nil)
@@ -265,6 +283,25 @@ func TestLTI13Rejections(t *testing.T) {
 		before, calls := h.counts(), h.docker.Calls()
 		status, body, _ = post(t, c, launch, form)
 		h.expectRejected(t, status, body, before, calls, "replayed_nonce")
+	})
+
+	t.Run("token of another registration", func(t *testing.T) {
+		// A valid token with the login's nonce, from another registration
+		// of the same issuer, does not belong to the login's state: refused
+		// without recording its nonce.
+		other := "other-" + h.clientID
+		_, err := h.registry.PutPlatform(context.Background(), registry.PlatformInput{
+			Issuer: h.platform.TokenIssuer(), ClientID: other, AuthURL: h.lmsURL + "/mod/lti/auth.php",
+			TokenURL: h.lmsURL + "/mod/lti/token.php", JWKSURL: h.lmsURL + "/mod/lti/certs.php",
+			Deployments: []string{"1"}, Origins: []string{h.lmsURL}})
+		require.NoError(t, err)
+		c := h.client()
+		state, nonce := h.login13(c)
+		claims := h.claims(nonce)
+		claims["aud"] = other
+		before, calls := h.counts(), h.docker.Calls()
+		status, body, _ := post(t, c, launch, url.Values{"id_token": {h.sign(claims)}, "state": {state}})
+		h.expectRejected(t, status, body, before, calls, "bad_state")
 	})
 
 	t.Run("state missing", func(t *testing.T) {
