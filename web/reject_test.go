@@ -313,12 +313,44 @@ func TestLTI13Rejections(t *testing.T) {
 	})
 
 	t.Run("state from another login", func(t *testing.T) {
-		// An attacker makes the victim's browser post the attacker's launch.
-		// Nothing binds it to the victim's browser: Labhub offers to go on
-		// in a new tab, which only a click on Labhub's own page can do.
+		// An attacker makes the victim's browser post the attacker's launch
+		// (login CSRF). The victim's browser keeps Labhub's cookies here —
+		// it holds the state cookie of a login of its own — but none for
+		// this login: refused, not offered in a new tab.
 		victim, attacker := h.client(), h.client()
 		state, nonce := h.login13(attacker)
 		h.login13(victim)
+		before, calls := h.counts(), h.docker.Calls()
+		form := url.Values{"id_token": {h.sign(h.claims(nonce))}, "state": {state}}
+		status, body, _ := post(t, victim, launch, form)
+		h.expectRejected(t, status, body, before, calls, "state_mismatch")
+		require.Equal(t, http.StatusForbidden, status)
+		// Nor can a page of Labhub's continue it in this browser.
+		status, body = postWith(t, victim, h.hub.URL+"/lti/launch/continue", form, sameOrigin)
+		h.expectRejected(t, status, body, before, calls, "state_mismatch")
+	})
+
+	t.Run("launch of another person into a logged-in browser", func(t *testing.T) {
+		// The victim holds only a Labhub session: cookies work here, so a
+		// launch without its state cookie did not begin in this browser.
+		victim, attacker := h.client(), h.client()
+		_, own := h.signed11(nil)
+		status, body, _ := post(t, victim, h.hub.URL+"/hub/lti/launch", own)
+		require.Equal(t, http.StatusSeeOther, status, body)
+		h.settle()
+		state, nonce := h.login13(attacker)
+		before, calls := h.counts(), h.docker.Calls()
+		form := url.Values{"id_token": {h.sign(h.claims(nonce))}, "state": {state}}
+		status, body, _ = post(t, victim, launch, form)
+		h.expectRejected(t, status, body, before, calls, "state_mismatch")
+	})
+
+	t.Run("state from a browser without cookies", func(t *testing.T) {
+		// A browser that sends no Labhub cookie at all may be one that
+		// refuses them inside the LMS page: Labhub offers to go on in a new
+		// tab, which only a click on Labhub's own page can do.
+		victim, attacker := h.client(), h.client()
+		state, nonce := h.login13(attacker)
 		before, calls := h.counts(), h.docker.Calls()
 		form := url.Values{"id_token": {h.sign(h.claims(nonce))}, "state": {state}}
 		status, body, _ := post(t, victim, launch, form)
