@@ -34,6 +34,13 @@ func TestForwardedLaunchURL(t *testing.T) {
 		{"several fronts, the first one's values", "10.1.2.3:40000",
 			map[string]string{"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "public.example, inner:8080"},
 			http.StatusSeeOther},
+		{"Forwarded from a trusted front", "10.1.2.3:40000",
+			map[string]string{"Forwarded": `for=192.0.2.60;proto=https;host="public.example", for=10.0.0.1;proto=http`},
+			http.StatusSeeOther},
+		{"Forwarded from an untrusted peer", "192.0.2.7:40000",
+			map[string]string{"Forwarded": "proto=https;host=public.example"}, http.StatusUnauthorized},
+		{"Forwarded with another host", "10.1.2.3:40000",
+			map[string]string{"Forwarded": "proto=https;host=evil.example"}, http.StatusUnauthorized},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
