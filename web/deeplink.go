@@ -68,10 +68,10 @@ func (s *Server) deepLinkPicker(c *gin.Context, provider string, p lti.Platform,
 			s.internalError(c, "record launch", err)
 			return
 		}
-		s.afterLaunch(provider, l, e)
 		if !s.launchSession(c, &e.User, "lti13") {
 			return
 		}
+		s.afterLaunch(provider, l, e)
 	}
 	raw, err := s.signBlob("deep-link", pickRequest{PlatformID: p.ID, DeploymentID: l.DeploymentID,
 		ReturnURL: l.DeepLinking.ReturnURL, Data: l.DeepLinking.Data, AcceptTypes: l.DeepLinking.AcceptTypes,
