@@ -30,13 +30,29 @@ type Setting struct {
 	Group string
 	// Secret marks values that must never be printed.
 	Secret bool
+	// ForgiveOldEnv makes a value that does not parse from one of the old
+	// deployment's names (every Env name but the first) a warning instead of
+	// an error: the setting keeps its default, so a migrated deployment
+	// still starts.
+	ForgiveOldEnv bool
+}
+
+// EnvWarning is an environment value ApplyEnv ignored.
+type EnvWarning struct {
+	Env, Value string
+	Err        error
 }
 
 // Set is a group of settings bound to one flag set.
 type Set struct {
 	fs       *pflag.FlagSet
 	settings []Setting
+	warnings []EnvWarning
 }
+
+// Warnings returns the environment values the last ApplyEnv ignored, for
+// the caller to log.
+func (s *Set) Warnings() []EnvWarning { return s.warnings }
 
 // NewSet returns a Set that declares its settings on fs.
 func NewSet(fs *pflag.FlagSet) *Set { return &Set{fs: fs} }
@@ -115,22 +131,29 @@ func (s *Set) Var(v pflag.Value, st Setting) {
 
 // ApplyEnv sets every flag that was not given on the command line from the
 // first of its environment variables that lookup finds. A value that does not
-// parse is an error naming the variable.
+// parse is an error naming the variable, except under an old name of a
+// setting with ForgiveOldEnv: that one is skipped and listed in Warnings.
 func (s *Set) ApplyEnv(lookup func(string) (string, bool)) error {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	s.warnings = nil
 	for _, st := range s.settings {
 		f := s.fs.Lookup(st.Flag)
 		if f == nil || f.Changed {
 			continue
 		}
-		for _, name := range st.Env {
+		for i, name := range st.Env {
 			v, ok := lookup(name)
 			if !ok {
 				continue
 			}
-			if err := f.Value.Set(v); err != nil {
+			err := f.Value.Set(v)
+			if err != nil && st.ForgiveOldEnv && i > 0 {
+				s.warnings = append(s.warnings, EnvWarning{Env: name, Value: v, Err: err})
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("environment variable %s: %w", name, err)
 			}
 			break

@@ -134,8 +134,9 @@ func DeclareServer(s *Set, c *Server) {
 		Usage: "Age after which a labelled container the hub has no record of is removed."})
 	s.String(&c.DefaultURL, Setting{Flag: "default-url", Env: []string{"LABHUB_DEFAULT_URL"}, Group: g,
 		Usage: "Page a server opens on (e.g. /lab or /tree); empty leaves the image's default."})
-	s.String(&c.CompatVersion, Setting{Flag: "jupyterhub-version", Env: []string{"LABHUB_JUPYTERHUB_VERSION", "JUPYTERHUB_VERSION"}, Default: "5.3.0", Group: g,
-		Usage: "JupyterHub version Labhub reports to jupyterhub-singleuser (PEP 440)."})
+	s.Version(&c.CompatVersion, Setting{Flag: "jupyterhub-version", Env: []string{"LABHUB_JUPYTERHUB_VERSION", "JUPYTERHUB_VERSION"}, Default: "5.3.0", Group: g,
+		ForgiveOldEnv: true,
+		Usage:         "JupyterHub version Labhub reports to jupyterhub-singleuser (PEP 440, e.g. 5.3.0); an invalid JUPYTERHUB_VERSION (a Docker tag such as latest) is ignored with a warning."})
 	s.String(&c.HomeVolume, Setting{Flag: "home-volume", Env: []string{"LABHUB_HOME_VOLUME"}, Group: g,
 		Usage: "Name template of users' home volumes with {username} and {course}, escaped as DockerSpawner does; jupyterhub-user-{username} adopts an old deployment's volumes (one home for all courses); empty means one volume per user per course."})
 	s.String(&c.NamePrefix, Setting{Flag: "name-prefix", Env: []string{"LABHUB_NAME_PREFIX"}, Default: spawner.DefaultPrefix, Group: g,
@@ -152,6 +153,9 @@ func DeclareServer(s *Set, c *Server) {
 
 // Validate checks the settings and fills derived values.
 func (c *Server) Validate() error {
+	if err := ValidVersion(c.CompatVersion); err != nil {
+		return fmt.Errorf("--jupyterhub-version (LABHUB_JUPYTERHUB_VERSION): %w", err)
+	}
 	if c.PublicURL == "" && len(c.TLS.Domains()) > 0 {
 		c.PublicURL = "https://" + c.TLS.Domains()[0] + "/"
 	}

@@ -55,10 +55,11 @@ const signHint = "Check that the consumer key and shared secret configured in th
 //  2. oauth_timestamp is within Window of now;
 //  3. the consumer key is known;
 //  4. the signature matches, compared in constant time;
-//  5. the LTI parameters describe a launch Labhub handles;
+//  5. the LTI parameters describe a launch Labhub handles, and the caller's
+//     checks, in order, accept it;
 //  6. the nonce has not been used under this consumer key.
 func (v *LTI11Verifier) Verify(
-	ctx context.Context, method, signedURL string, params url.Values,
+	ctx context.Context, method, signedURL string, params url.Values, checks ...func(*Launch) error,
 ) (*Launch, error) {
 	if v.Secrets == nil || v.Nonces == nil {
 		return nil, newError(CodeMisconfigured, http.StatusInternalServerError, "", nil,
@@ -137,10 +138,16 @@ func (v *LTI11Verifier) Verify(
 			"signature does not match for %s %s and consumer %s", quote(method), quote(base), quote(key))
 	}
 
-	// Step 5: the launch itself.
+	// Step 5: the launch itself, and the caller's checks: each that can
+	// reject runs before the nonce is recorded.
 	l, lerr := launchFrom11(params, key, base, v.Roles)
 	if lerr != nil {
 		return nil, lerr
+	}
+	for _, check := range checks {
+		if err := check(l); err != nil {
+			return nil, err
+		}
 	}
 
 	// Step 6: nonce, kept past the last instant the timestamp is acceptable

@@ -56,13 +56,15 @@ const clockHint = "Check that the LMS server's clock is synchronised (NTP)."
 // compact form; RS256 header; iss; aud (azp required when aud lists several
 // audiences, and then one of them); the registration; the signature, with the
 // platform's keyset; exp, iat and nbf with leeway; nonce; deployment_id;
-// version; message type and what it requires; sub; roles. Only when all pass
-// is the nonce recorded, so a rejected token never uses up storage.
+// version; message type and what it requires; sub; roles; then the caller's
+// checks, in order. Only when all pass is the nonce recorded, so a rejected
+// token never uses up storage.
 //
-// The caller must still check that the returned platform is the one the
-// state was issued for ([State.Match]).
+// The caller passes every check of its own that can reject the launch, such
+// as that the platform is the one the state was issued for ([State.Match]),
+// as checks, so that none of them runs after the nonce is recorded.
 func (v *LTI13Verifier) Verify(
-	ctx context.Context, idToken, expectedNonce string,
+	ctx context.Context, idToken, expectedNonce string, checks ...func(Platform, *Launch) error,
 ) (*Launch, Platform, error) {
 	if v.Keys == nil || v.Lookup == nil || v.Nonces == nil {
 		return nil, Platform{}, newError(CodeMisconfigured, http.StatusInternalServerError, "", nil,
@@ -152,6 +154,12 @@ func (v *LTI13Verifier) Verify(
 	if e := checkMessage(c); e != nil {
 		return nil, p, e
 	}
+	l := launchFrom13(c, clientID, v.Roles)
+	for _, check := range checks {
+		if err := check(p, l); err != nil {
+			return nil, p, err
+		}
+	}
 
 	// The nonce is kept past the last instant the token is accepted
 	// (exp+leeway still is, and entries expire at their expiry).
@@ -164,7 +172,7 @@ func (v *LTI13Verifier) Verify(
 	if err != nil {
 		return nil, p, newError(CodeStoreError, http.StatusInternalServerError, "", err, "record nonce")
 	}
-	return launchFrom13(c, clientID, v.Roles), p, nil
+	return l, p, nil
 }
 
 // audiences reads aud, a string or a non-empty array of strings.

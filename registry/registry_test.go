@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/labhub/labhub/internal/testutil"
 	"github.com/labhub/labhub/lti"
+	"github.com/labhub/labhub/migrations"
 	"github.com/labhub/labhub/registry"
 	"github.com/labhub/labhub/seal"
 	"github.com/labhub/labhub/store"
@@ -145,4 +147,27 @@ func TestNonces(t *testing.T) {
 			require.NoError(t, n.UseNonce(ctx, "k", "abc", now.Add(time.Minute)), "an expired nonce no longer blocks")
 		})
 	}
+}
+
+// A nonce recorded before a restart still refuses its replay after it: the
+// restarted hub opens the same database file afresh.
+func TestNoncesSurviveRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	now := time.Now()
+	open := func() *store.DB {
+		db, err := store.Open(ctx, "", dir, nil)
+		require.NoError(t, err)
+		_, err = migrations.Run(ctx, db.DB, nil, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		return db
+	}
+	first := open()
+	require.NoError(t, registry.NewNonces(first, nil).UseNonce(ctx, "k", "before-restart", now.Add(time.Minute)))
+	require.NoError(t, first.Close())
+
+	second := open()
+	t.Cleanup(func() { second.Close() })
+	err := registry.NewNonces(second, nil).UseNonce(ctx, "k", "before-restart", now.Add(time.Minute))
+	require.ErrorIs(t, err, lti.ErrReplay, "the replay is refused after the restart")
 }

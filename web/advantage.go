@@ -214,13 +214,18 @@ func platformStoreID(p lti.Platform) (uint, error) {
 // failure it has answered.
 func (s *Server) launchSession(c *gin.Context, u *store.User, method string) bool {
 	if s.blocked(u) {
-		s.logger(c).Warn("refused launch of blocked user", "user", u.Name, "method", method)
-		s.fail(c, problem{Status: http.StatusForbidden, Heading: "This account may not use Labhub",
-			Message: "Labhub does not let this account log in.", Action: "If you think this is a mistake, tell your teacher.",
-			Code: "blocked_user"})
+		s.refuseBlocked(c, u, method)
 		return false
 	}
 	return s.startSession(c, u, method)
+}
+
+// refuseBlocked answers the launch of a user whose name is blocked.
+func (s *Server) refuseBlocked(c *gin.Context, u *store.User, method string) {
+	s.logger(c).Warn("refused launch of blocked user", "user", u.Name, "method", method)
+	s.fail(c, problem{Status: http.StatusForbidden, Heading: "This account may not use Labhub",
+		Message: "Labhub does not let this account log in.", Action: "If you think this is a mistake, tell your teacher.",
+		Code: "blocked_user"})
 }
 
 // finishLaunchInNewTab finishes a verified launch in a page that keeps no
@@ -232,6 +237,10 @@ func (s *Server) finishLaunchInNewTab(c *gin.Context, provider string, l *lti.La
 	e, err := s.Courses.RecordLaunch(ctx, provider, l)
 	if err != nil {
 		s.internalError(c, "record launch", err)
+		return
+	}
+	if s.blocked(&e.User) {
+		s.refuseBlocked(c, &e.User, "lti13")
 		return
 	}
 	s.afterLaunch(provider, l, e)

@@ -44,17 +44,23 @@ type pickForm struct {
 	Problems                             []string
 }
 
-// deepLinkPicker answers a verified deep linking request with the picker.
-// Only teachers may add activities. When the request names the teacher and
+// checkDeepLinker refuses a deep linking request from someone who is no
+// teacher of the course: only teachers may add activities. The launch
+// verifier runs it, before the request's nonce is recorded.
+func checkDeepLinker(l *lti.Launch) error {
+	if l.MessageType != lti.MessageDeepLinking || l.Roles.Course >= lti.RoleInstructor || l.Roles.SystemAdmin {
+		return nil
+	}
+	return &lti.Error{Code: codeNotTeacher, Status: http.StatusForbidden,
+		Detail: "a deep linking request from someone who is no teacher of the course"}
+}
+
+// deepLinkPicker answers a verified deep linking request with the picker;
+// [checkDeepLinker] has accepted it. When the request names the teacher and
 // the course, the launch is recorded like any other, so the teacher's
 // course and roster are there before the first student arrives.
 func (s *Server) deepLinkPicker(c *gin.Context, provider string, p lti.Platform, l *lti.Launch) {
 	ctx := c.Request.Context()
-	if l.Roles.Course < lti.RoleInstructor && !l.Roles.SystemAdmin {
-		s.rejectLaunch(c, "1.3", &lti.Error{Code: codeNotTeacher, Status: http.StatusForbidden,
-			Detail: "a deep linking request from someone who is no teacher of the course"})
-		return
-	}
 	s.metrics.launches.WithLabelValues(l.Version, "deep_linking").Inc()
 	if l.Subject != "" && l.Context.ID != "" {
 		e, err := s.Courses.RecordLaunch(ctx, provider, l)
@@ -62,10 +68,10 @@ func (s *Server) deepLinkPicker(c *gin.Context, provider string, p lti.Platform,
 			s.internalError(c, "record launch", err)
 			return
 		}
-		s.afterLaunch(provider, l, e)
 		if !s.launchSession(c, &e.User, "lti13") {
 			return
 		}
+		s.afterLaunch(provider, l, e)
 	}
 	raw, err := s.signBlob("deep-link", pickRequest{PlatformID: p.ID, DeploymentID: l.DeploymentID,
 		ReturnURL: l.DeepLinking.ReturnURL, Data: l.DeepLinking.Data, AcceptTypes: l.DeepLinking.AcceptTypes,

@@ -13,9 +13,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/labhub/labhub/account"
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/lms"
 	"github.com/labhub/labhub/store"
+	"github.com/labhub/labhub/web"
 )
 
 // dropHubCookies forgets the cookies Labhub set, as a browser that refuses
@@ -273,4 +275,29 @@ func TestAdminConsole(t *testing.T) {
 	s, _, _ := post(t, c, h.hub.URL+"/hub/admin/lti/invites", url.Values{"_csrf": {"wrong"}})
 	require.Equal(t, http.StatusForbidden, s)
 
+}
+
+// A blocked user's launch tied to the browser by platform storage starts
+// no server: it is refused like any other launch of theirs.
+func TestBlockedUserPlatformStorageLaunch(t *testing.T) {
+	h := newHarnessWith(t, harnessOptions{lms: lms.Options{StorageTarget: "post_message_forwarding"},
+		tune: []func(*harness, *web.Options){func(h *harness, o *web.Options) {
+			o.Accounts = account.New(o.DB, h.seal, account.Options{Native: true,
+				Policy: &account.Policy{Blocked: account.ParseNames("student1")}})
+		}}})
+	c := h.client()
+	h.lmsSession(c, learner)
+	action, form, err := h.platform.LoginInitiation(learner, crs, link, h.clientID)
+	require.NoError(t, err)
+	status, body, _ := post(t, c, action, form)
+	require.Equal(t, http.StatusOK, status)
+	next := html.UnescapeString(regexp.MustCompile(`id="next" href="([^"]+)"`).FindStringSubmatch(body)[1])
+	h.dropHubCookies(c)
+	launch := h.authForm(c, next)
+	launch.Set("lti_storage_value", stateID(t, launch.Get("state")))
+	status, body = postWith(t, c, h.hub.URL+"/lti/launch", launch, sameOrigin)
+	require.Equal(t, http.StatusForbidden, status, body)
+	require.Contains(t, body, "blocked_user")
+	h.settle()
+	require.Zero(t, h.docker.Calls(), "nothing starts for a blocked user")
 }

@@ -45,21 +45,34 @@ func (s *Server) rejectLaunch(c *gin.Context, version string, err error) {
 	})
 }
 
+// errContentItem refuses an LTI 1.1 ContentItemSelectionRequest: its answer
+// is an OAuth 1.0a signed content-item message, which Labhub does not build
+// yet. LTI 1.3 deep linking requests get the picker instead.
+var errContentItem = errors.New("lti 1.1 content item selection is not supported")
+
+// checkContentItem is the LTI 1.1 verifier's check that refuses content
+// item selection before the launch's nonce is recorded.
+func checkContentItem(l *lti.Launch) error {
+	if l.IsContentItem() {
+		return errContentItem
+	}
+	return nil
+}
+
+// refuseContentItem explains the refusal of errContentItem.
+func (s *Server) refuseContentItem(c *gin.Context) {
+	s.metrics.launches.WithLabelValues("1.1", "deep_linking_unsupported").Inc()
+	s.fail(c, problem{Status: http.StatusNotImplemented, Heading: "Adding content needs LTI 1.3",
+		Message: "Labhub can be picked from the LMS content selector only when it is registered as an LTI 1.3 tool.",
+		Action:  "Add Labhub to your course as an external tool activity instead; it works the same for students.",
+		Hint:    "Register Labhub in the LMS as an LTI 1.3 tool (dynamic registration or by hand) to offer the activity picker.",
+		Code:    "deep_linking_unsupported"})
+}
+
 // finishLaunch turns a verified launch into a session and a server start.
 func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.Launch) {
 	ctx := c.Request.Context()
 	s.metrics.launches.WithLabelValues(l.Version, "ok").Inc()
-	if l.MessageType == lti.MessageDeepLinking {
-		// LTI 1.3 deep linking requests get the picker before this.
-		// TODO: an LTI 1.1 ContentItemSelectionRequest needs an OAuth 1.0a
-		// signed content-item answer, which Labhub does not build yet.
-		s.fail(c, problem{Status: http.StatusNotImplemented, Heading: "Adding content needs LTI 1.3",
-			Message: "Labhub can be picked from the LMS content selector only when it is registered as an LTI 1.3 tool.",
-			Action:  "Add Labhub to your course as an external tool activity instead; it works the same for students.",
-			Hint:    "Register Labhub in the LMS as an LTI 1.3 tool (dynamic registration or by hand) to offer the activity picker.",
-			Code:    "deep_linking_unsupported"})
-		return
-	}
 	e, err := s.Courses.RecordLaunch(ctx, provider, l)
 	if err != nil {
 		s.internalError(c, "record launch", err)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -16,7 +17,12 @@ func (s *Server) lti11Launch(c *gin.Context) {
 			Message: "The launch form was malformed or too large.", Code: "bad_form"})
 		return
 	}
-	l, err := s.LTI11.Verify(c.Request.Context(), c.Request.Method, s.externalURL(c.Request), c.Request.Form)
+	l, err := s.LTI11.Verify(c.Request.Context(), c.Request.Method, s.externalURL(c.Request), c.Request.Form,
+		checkContentItem)
+	if errors.Is(err, errContentItem) {
+		s.refuseContentItem(c)
+		return
+	}
 	if err != nil {
 		s.rejectLaunch(c, "1.1", err)
 		return

@@ -116,20 +116,22 @@ type launchForm struct {
 
 // lti13Launch handles the id_token the platform posts back (POST
 // /lti/launch). The launch must come back to the browser that started the
-// login: the login's state cookie proves it. When the cookie is missing
-// (browsers that refuse Labhub's cookies inside the LMS page), the platform
-// storage the login used proves it instead, or the launch continues in a
-// new tab.
+// login: the login's state cookie proves it. A browser that sends other
+// Labhub cookies but not this one keeps cookies here, so the login did not
+// begin in it: the launch is refused, lest another site log the browser in
+// as someone else. When the browser sends no Labhub cookie at all (browsers
+// that refuse them inside the LMS page), the platform storage the login
+// used proves it instead, or the launch continues in a new tab.
 func (s *Server) lti13Launch(c *gin.Context) {
 	f, st, ok := s.readLaunch(c)
 	if !ok {
 		return
 	}
-	ck, err := c.Request.Cookie(stateCookieName(st.ID))
-	cookieOK := err == nil && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(st.ID)) == 1
-	switch {
-	case cookieOK:
+	switch b := launchBinding(c.Request, st.ID); {
+	case b == bindingOwn:
 		s.completeLaunch(c, f, st, true)
+	case b == bindingForeign:
+		s.rejectLaunch(c, "1.3", errForeignBrowser)
 	case f.storageValue != "":
 		// Labhub's storage page read the state id back from the platform's
 		// storage in this browser. Only Labhub's own pages can post it.
@@ -207,12 +209,11 @@ func (s *Server) platformAuthOrigin(c *gin.Context, platformID string) string {
 // Labhub's cookies here; when it does not, the person continues in a new
 // tab with a one-time ticket.
 func (s *Server) completeLaunch(c *gin.Context, f launchForm, st lti.State, cookies bool) {
-	l, p, err := s.LTI13.Verify(c.Request.Context(), f.idToken, s.State.Nonce(st))
+	// Every check that can reject runs inside Verify, before the nonce is
+	// recorded, so a rejected launch writes nothing.
+	l, p, err := s.LTI13.Verify(c.Request.Context(), f.idToken, s.State.Nonce(st),
+		st.Match, func(_ lti.Platform, l *lti.Launch) error { return checkDeepLinker(l) })
 	if err != nil {
-		s.rejectLaunch(c, "1.3", err)
-		return
-	}
-	if err := st.Match(p, l); err != nil {
 		s.rejectLaunch(c, "1.3", err)
 		return
 	}
@@ -239,7 +240,9 @@ func (s *Server) completeLaunch(c *gin.Context, f launchForm, st lti.State, cook
 // LMS page: with the launch itself when nothing tied it to the browser, or
 // with the ticket of a launch verified there. Only Labhub's pages can post
 // here; a cross-site post is refused, so no other site can log a browser in
-// with a launch of its own.
+// with a launch of its own. Like lti13Launch, it refuses a launch whose
+// login's state cookie is missing from a browser that holds the state
+// cookie of another login.
 func (s *Server) lti13Continue(c *gin.Context) {
 	if err := parseForm(c); err != nil {
 		s.fail(c, problem{Status: http.StatusBadRequest, Heading: "This launch could not be read",
@@ -257,6 +260,13 @@ func (s *Server) lti13Continue(c *gin.Context) {
 	}
 	f, st, ok := s.readLaunch(c)
 	if !ok {
+		return
+	}
+	// The new tab keeps Labhub's cookies, its session among them, so only
+	// state cookies tell: one of another login and none of this one means
+	// this browser is in the middle of a login of its own.
+	if launchBinding(c.Request, st.ID) != bindingOwn && hasStateCookie(c.Request) {
+		s.rejectLaunch(c, "1.3", errForeignBrowser)
 		return
 	}
 	s.completeLaunch(c, f, st, true)

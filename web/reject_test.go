@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/labhub/labhub/lms"
+	"github.com/labhub/labhub/registry"
 )
 
 var (
@@ -113,6 +115,22 @@ func TestLTI11Rejections(t *testing.T) {
 			h.expectRejected(t, status, body, before, calls, tc.code)
 		})
 	}
+
+	t.Run("content item selection", func(t *testing.T) {
+		// A valid launch Labhub does not handle yet is refused before its
+		// nonce is recorded.
+		before, calls := h.counts(), h.docker.Calls()
+		_, form := h.signed11(func(f *lms.Form) {
+			f.Set("lti_message_type", "ContentItemSelectionRequest")
+			f.Set("content_item_return_url", h.lmsURL+"/mod/lti/contentitem_return.php")
+			resign(t, action, h.secret, f)
+		})
+		status, body, _ := post(t, h.client(), action, form)
+		require.Equal(t, http.StatusNotImplemented, status, body)
+		require.Contains(t, body, "deep_linking_unsupported")
+		require.Equal(t, before, h.counts(), "a refused launch writes nothing")
+		require.Equal(t, calls, h.docker.Calls())
+	})
 
 	t.Run("replayed nonce", func(t *testing.T) {
 		_, form := h.signed11(nil)
@@ -267,6 +285,25 @@ func TestLTI13Rejections(t *testing.T) {
 		h.expectRejected(t, status, body, before, calls, "replayed_nonce")
 	})
 
+	t.Run("token of another registration", func(t *testing.T) {
+		// A valid token with the login's nonce, from another registration
+		// of the same issuer, does not belong to the login's state: refused
+		// without recording its nonce.
+		other := "other-" + h.clientID
+		_, err := h.registry.PutPlatform(context.Background(), registry.PlatformInput{
+			Issuer: h.platform.TokenIssuer(), ClientID: other, AuthURL: h.lmsURL + "/mod/lti/auth.php",
+			TokenURL: h.lmsURL + "/mod/lti/token.php", JWKSURL: h.lmsURL + "/mod/lti/certs.php",
+			Deployments: []string{"1"}, Origins: []string{h.lmsURL}})
+		require.NoError(t, err)
+		c := h.client()
+		state, nonce := h.login13(c)
+		claims := h.claims(nonce)
+		claims["aud"] = other
+		before, calls := h.counts(), h.docker.Calls()
+		status, body, _ := post(t, c, launch, url.Values{"id_token": {h.sign(claims)}, "state": {state}})
+		h.expectRejected(t, status, body, before, calls, "bad_state")
+	})
+
 	t.Run("state missing", func(t *testing.T) {
 		c := h.client()
 		_, nonce := h.login13(c)
@@ -276,12 +313,44 @@ func TestLTI13Rejections(t *testing.T) {
 	})
 
 	t.Run("state from another login", func(t *testing.T) {
-		// An attacker makes the victim's browser post the attacker's launch.
-		// Nothing binds it to the victim's browser: Labhub offers to go on
-		// in a new tab, which only a click on Labhub's own page can do.
+		// An attacker makes the victim's browser post the attacker's launch
+		// (login CSRF). The victim's browser keeps Labhub's cookies here —
+		// it holds the state cookie of a login of its own — but none for
+		// this login: refused, not offered in a new tab.
 		victim, attacker := h.client(), h.client()
 		state, nonce := h.login13(attacker)
 		h.login13(victim)
+		before, calls := h.counts(), h.docker.Calls()
+		form := url.Values{"id_token": {h.sign(h.claims(nonce))}, "state": {state}}
+		status, body, _ := post(t, victim, launch, form)
+		h.expectRejected(t, status, body, before, calls, "state_mismatch")
+		require.Equal(t, http.StatusForbidden, status)
+		// Nor can a page of Labhub's continue it in this browser.
+		status, body = postWith(t, victim, h.hub.URL+"/lti/launch/continue", form, sameOrigin)
+		h.expectRejected(t, status, body, before, calls, "state_mismatch")
+	})
+
+	t.Run("launch of another person into a logged-in browser", func(t *testing.T) {
+		// The victim holds only a Labhub session: cookies work here, so a
+		// launch without its state cookie did not begin in this browser.
+		victim, attacker := h.client(), h.client()
+		_, own := h.signed11(nil)
+		status, body, _ := post(t, victim, h.hub.URL+"/hub/lti/launch", own)
+		require.Equal(t, http.StatusSeeOther, status, body)
+		h.settle()
+		state, nonce := h.login13(attacker)
+		before, calls := h.counts(), h.docker.Calls()
+		form := url.Values{"id_token": {h.sign(h.claims(nonce))}, "state": {state}}
+		status, body, _ = post(t, victim, launch, form)
+		h.expectRejected(t, status, body, before, calls, "state_mismatch")
+	})
+
+	t.Run("state from a browser without cookies", func(t *testing.T) {
+		// A browser that sends no Labhub cookie at all may be one that
+		// refuses them inside the LMS page: Labhub offers to go on in a new
+		// tab, which only a click on Labhub's own page can do.
+		victim, attacker := h.client(), h.client()
+		state, nonce := h.login13(attacker)
 		before, calls := h.counts(), h.docker.Calls()
 		form := url.Values{"id_token": {h.sign(h.claims(nonce))}, "state": {state}}
 		status, body, _ := post(t, victim, launch, form)

@@ -276,13 +276,17 @@ func (s *Server) clientIP(r *http.Request) string {
 }
 
 // externalURL is the URL of r as the browser or LMS addressed it: from a
-// trusted front's X-Forwarded-Proto and X-Forwarded-Host, else the public
-// URL's scheme and host, with r's path. The query is left out.
+// trusted front's X-Forwarded-Proto and X-Forwarded-Host, or when it sends
+// neither from its RFC 7239 Forwarded header (proto= and host=), else the
+// public URL's scheme and host, with r's path. The query is left out.
 func (s *Server) externalURL(r *http.Request) string {
 	origin := s.origin
 	if s.trusted(r) {
 		proto := firstValue(r.Header.Get("X-Forwarded-Proto"))
 		host := firstValue(r.Header.Get("X-Forwarded-Host"))
+		if proto == "" && host == "" {
+			proto, host = forwardedOrigin(r)
+		}
 		if host == "" && proto != "" {
 			host = r.Host
 		}

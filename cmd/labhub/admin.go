@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -64,9 +63,6 @@ func (a *app) lti11Cmd() *cobra.Command {
 		Short: "Add a consumer, or change the secret of an existing key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if secret == "" {
-				secret = os.Getenv("LABHUB_LTI11_SECRET")
-			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
 				c, err := reg.PutConsumer(ctx, key, secret, name)
 				if err != nil {
@@ -78,7 +74,7 @@ func (a *app) lti11Cmd() *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&key, "key", "", "consumer key the LMS sends")
-	add.Flags().StringVar(&secret, "secret", "", "shared secret (or LABHUB_LTI11_SECRET, to keep it out of shell history)")
+	config.DeclareConsumerSecret(a.bind(add.Flags()), &secret)
 	add.Flags().StringVar(&name, "name", "", "a name for people")
 	_ = add.MarkFlagRequired("key")
 	list := &cobra.Command{
@@ -254,5 +250,7 @@ func allSettings() []config.Setting {
 	s := config.NewSet(pflag.NewFlagSet("settings", pflag.ContinueOnError))
 	config.DeclareCommon(s, &cfg.Common)
 	config.DeclareServer(s, &cfg)
+	var secret string
+	config.DeclareConsumerSecret(s, &secret)
 	return s.Settings()
 }

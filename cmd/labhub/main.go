@@ -57,7 +57,15 @@ func newRoot() *cobra.Command {
 				return err
 			}
 		}
-		return setupLogging(a.common)
+		if err := setupLogging(a.common); err != nil {
+			return err
+		}
+		for _, s := range a.sets {
+			for _, w := range s.Warnings() {
+				slog.Warn("ignored old environment variable", "env", w.Env, "value", w.Value, "error", w.Err)
+			}
+		}
+		return nil
 	}
 	root.AddCommand(a.serveCmd(false), a.serveCmd(true), a.migrateCmd(), a.lti11Cmd(), a.lti13Cmd(),
 		a.imageCmd(), a.courseCmd(), a.userCmd(), a.tokenCmd(), a.accountCmd(), a.toolkeyCmd(), a.doctorCmd(),

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/config"
+	"github.com/labhub/labhub/registry"
 	"github.com/labhub/labhub/store"
 )
 
@@ -168,4 +170,39 @@ func TestAdvantageCommands(t *testing.T) {
 	require.ErrorContains(t, err, "--force", "the next key was published a moment ago")
 	require.Contains(t, run("toolkey", "rotate", "--force"), "signs from now on")
 	require.Contains(t, run("toolkey", "list"), "retired")
+}
+
+// add-consumer takes the secret from --secret, else from LABHUB_LTI11_SECRET
+// or the old deployment's LTI_SHARED_SECRET, as the settings table declares.
+func TestAddConsumerSecretFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	secret := func(key string) string {
+		t.Helper()
+		keys, db, err := (&app{common: config.Common{DataDir: dir}}).openState(context.Background())
+		require.NoError(t, err)
+		defer db.Close()
+		s, err := registry.New(db, keys, nil).Secret(context.Background(), key)
+		require.NoError(t, err)
+		return s
+	}
+	t.Setenv("LABHUB_LTI11_SECRET", "")
+	os.Unsetenv("LABHUB_LTI11_SECRET")
+	t.Setenv("LTI_SHARED_SECRET", "")
+	os.Unsetenv("LTI_SHARED_SECRET")
+	_, err := labhub(t, nil, "lti11", "add-consumer", "--key", "none", "--data-dir", dir)
+	require.ErrorContains(t, err, "secret")
+
+	_, err = labhub(t, map[string]string{"LTI_SHARED_SECRET": "old-secret"}, "lti11", "add-consumer", "--key", "old", "--data-dir", dir)
+	require.NoError(t, err)
+	require.Equal(t, "old-secret", secret("old"))
+	_, err = labhub(t, map[string]string{"LABHUB_LTI11_SECRET": "new-secret"}, "lti11", "add-consumer", "--key", "new", "--data-dir", dir)
+	require.NoError(t, err)
+	require.Equal(t, "new-secret", secret("new"), "Labhub's name wins over the old one")
+	_, err = labhub(t, nil, "lti11", "add-consumer", "--key", "flag", "--secret", "flag-secret", "--data-dir", dir)
+	require.NoError(t, err)
+	require.Equal(t, "flag-secret", secret("flag"), "the flag wins over both")
+
+	out, err := labhub(t, nil, "settings")
+	require.NoError(t, err)
+	require.Contains(t, out, "| `--secret` | `LABHUB_LTI11_SECRET`, `LTI_SHARED_SECRET` |")
 }
