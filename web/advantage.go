@@ -209,18 +209,11 @@ func platformStoreID(p lti.Platform) (uint, error) {
 	return uint(n), err
 }
 
-// launchSession logs the browser in as u after a launch that did not go
-// through finishLaunch (a new tab's ticket, a deep linking request). On
-// failure it has answered.
+// launchSession logs the browser in as u after a verified launch (of
+// finishLaunch, a new tab's ticket, a deep linking request). On failure it
+// has answered.
 func (s *Server) launchSession(c *gin.Context, u *store.User, method string) bool {
-	if s.blocked(u) {
-		s.logger(c).Warn("refused launch of blocked user", "user", u.Name, "method", method)
-		s.fail(c, problem{Status: http.StatusForbidden, Heading: "This account may not use Labhub",
-			Message: "Labhub does not let this account log in.", Action: "If you think this is a mistake, tell your teacher.",
-			Code: "blocked_user"})
-		return false
-	}
-	return s.startSession(c, u, method)
+	return s.admitLaunch(c, u, method) && s.startSession(c, u, method)
 }
 
 // finishLaunchInNewTab finishes a verified launch in a page that keeps no
@@ -232,6 +225,9 @@ func (s *Server) finishLaunchInNewTab(c *gin.Context, provider string, l *lti.La
 	e, err := s.Courses.RecordLaunch(ctx, provider, l)
 	if err != nil {
 		s.internalError(c, "record launch", err)
+		return
+	}
+	if !s.admitLaunch(c, &e.User, "lti13") {
 		return
 	}
 	s.afterLaunch(provider, l, e)
