@@ -354,6 +354,10 @@ func (s *Service) Retry(ctx context.Context, activityID uint, users []uint) (int
 	if res.Error != nil {
 		return 0, fmt.Errorf("queue grades again: %w", res.Error)
 	}
+	if s.opts.AGS != nil && s.opts.AGS.Tokens != nil {
+		// A retry follows a fix of the registration: ask the LMS again.
+		s.opts.AGS.Tokens.ForgetRefusals()
+	}
 	s.Kick()
 	return int(res.RowsAffected), nil
 }
