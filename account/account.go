@@ -187,13 +187,11 @@ func (s *Service) succeed(ctx context.Context, l *Login, login, addr string) err
 	if err := s.throttle.Succeed(ctx, login); err != nil {
 		return err
 	}
-	now := s.opts.Now().UTC()
-	updates := map[string]any{"last_activity": now}
-	if s.opts.Policy.IsAdmin(l.User.Name) && !l.User.Admin {
-		updates["admin"] = true
-		l.User.Admin = true
+	if err := s.GrantListedAdmin(ctx, &l.User); err != nil {
+		return err
 	}
-	if err := s.db.WithContext(ctx).Model(&store.User{}).Where("id = ?", l.User.ID).Updates(updates).Error; err != nil {
+	now := s.opts.Now().UTC()
+	if err := s.db.WithContext(ctx).Model(&store.User{}).Where("id = ?", l.User.ID).Update("last_activity", now).Error; err != nil {
 		return fmt.Errorf("record login: %w", err)
 	}
 	if err := s.db.WithContext(ctx).Model(&store.Identity{}).
@@ -201,6 +199,22 @@ func (s *Service) succeed(ctx context.Context, l *Login, login, addr string) err
 		return fmt.Errorf("record login: %w", err)
 	}
 	s.log.Info("logged in", "method", l.Method, "user", l.User.Name, "remote_addr", addr)
+	return nil
+}
+
+// GrantListedAdmin makes u an administrator when the userlist names it as
+// one. Every login method calls it (native, LDAP and both LTI versions), so
+// a listed administrator who first arrives after the hub started is one
+// from that first login on.
+func (s *Service) GrantListedAdmin(ctx context.Context, u *store.User) error {
+	if u.Admin || !s.opts.Policy.IsAdmin(u.Name) {
+		return nil
+	}
+	if err := s.db.WithContext(ctx).Model(&store.User{}).Where("id = ?", u.ID).Update("admin", true).Error; err != nil {
+		return fmt.Errorf("grant userlist admin to %s: %w", u.Name, err)
+	}
+	u.Admin = true
+	s.log.Info("granted userlist admin", "user", u.Name)
 	return nil
 }
 

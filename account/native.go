@@ -29,10 +29,24 @@ type SignupInput struct {
 // SignUp creates a native account, approved at once only when sign-up is
 // open. A name that any user already has is refused: a new account never
 // takes over an existing user.
+//
+// Every attempt, accepted or refused, counts against addr's limit as a
+// failed login does, so one address can neither create accounts in bulk
+// nor probe for taken names; past the limit it gets a *LockedError.
 func (s *Service) SignUp(ctx context.Context, in SignupInput, addr string) (*store.NativeAccount, error) {
 	if !s.SignupOpen() {
 		return nil, &FormError{Message: "Sign-up is closed. Ask an administrator for an account."}
 	}
+	if err := s.precheck(ctx, "signup", "", addr); err != nil {
+		return nil, err
+	}
+	if err := s.throttle.Fail(ctx, "", addr); err != nil {
+		return nil, err
+	}
+	return s.signUp(ctx, in, addr)
+}
+
+func (s *Service) signUp(ctx context.Context, in SignupInput, addr string) (*store.NativeAccount, error) {
 	name := Normalize(in.Username)
 	if !ValidNewName(name) {
 		return nil, &FormError{Field: "username", Message: "Use letters, digits, \".\", \"_\", \"-\" or \"@\" for the username, starting with a letter or digit."}

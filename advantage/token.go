@@ -41,6 +41,9 @@ type Error struct {
 	Status int
 	// Code is the OAuth error code of a token endpoint, if any.
 	Code string
+	// TokenEndpoint reports that the platform's token endpoint answered
+	// (refusing Labhub's client assertion or failing), not a service.
+	TokenEndpoint bool
 	// Permanent reports whether repeating the call cannot help until
 	// someone changes a registration (wrong client id, key or scope).
 	Permanent bool
@@ -164,6 +167,10 @@ func (t *Tokens) token(ctx context.Context, p lti.Platform, scopes []string, ren
 			tok := c.token
 			t.mu.Unlock()
 			return tok, nil
+		case c != nil && c.err != nil && t.now().Before(c.expires):
+			err := c.err
+			t.mu.Unlock()
+			return "", err
 		}
 		c = &cached{done: make(chan struct{}), renewed: renewed}
 		t.cache[k] = c
@@ -177,12 +184,40 @@ func (t *Tokens) token(ctx context.Context, p lti.Platform, scopes []string, ren
 		c.expires = c.fetched.Add(ttl)
 		close(c.done)
 		c.done = nil
-		if err != nil {
-			// Errors are not cached: the next caller tries again.
+		if refusedClient(err) {
+			// The platform refused Labhub itself (client id, key, clock):
+			// every call would be refused the same way for a while.
+			c.expires = c.fetched.Add(refusalQuiet)
+		} else if err != nil {
+			// Other errors are not cached: the next caller tries again.
 			delete(t.cache, k)
 		}
 		t.mu.Unlock()
 		return tok, err
+	}
+}
+
+// refusalQuiet is how long a token endpoint's refusal of Labhub's client
+// assertion is answered from the cache, so that a batch of grades costs one
+// token request, not one per grade.
+const refusalQuiet = time.Minute
+
+// refusedClient reports whether err is the token endpoint's permanent
+// refusal of Labhub's request.
+func refusedClient(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.TokenEndpoint && e.Permanent
+}
+
+// ForgetRefusals drops the cached refusals of the token endpoints, so the
+// next call asks again: after an administrator fixed a registration.
+func (t *Tokens) ForgetRefusals() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, c := range t.cache {
+		if c.done == nil && c.err != nil {
+			delete(t.cache, k)
+		}
 	}
 }
 
@@ -248,7 +283,7 @@ func (t *Tokens) fetch(ctx context.Context, p lti.Platform, scope string) (strin
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return "", 0, &Error{Status: resp.StatusCode, Detail: "read token response", Err: err}
+		return "", 0, &Error{Status: resp.StatusCode, TokenEndpoint: true, Detail: "read token response", Err: err}
 	}
 	var out struct {
 		AccessToken string          `json:"access_token"`
@@ -258,7 +293,8 @@ func (t *Tokens) fetch(ctx context.Context, p lti.Platform, scope string) (strin
 	}
 	_ = json.Unmarshal(body, &out)
 	if resp.StatusCode/100 != 2 || out.AccessToken == "" {
-		e := &Error{Status: resp.StatusCode, Code: out.Error, Detail: "the token endpoint refused Labhub's request"}
+		e := &Error{Status: resp.StatusCode, Code: out.Error, TokenEndpoint: true,
+			Detail: "the token endpoint refused Labhub's request"}
 		if out.Description != "" {
 			e.Detail += ": " + out.Description
 		}

@@ -60,7 +60,9 @@ const maxImportRows = 20000
 
 // ParseCSV reads grades from a CSV file with a header row naming at least
 // the columns username and score; maximum and comment are optional. An
-// empty score clears the person's grade. A semicolon-separated file (as
+// empty score clears the person's grade. A missing or empty maximum keeps
+// the grade's maximum (the activity's for a new grade); a missing comment
+// column keeps the grades' comments. A semicolon-separated file (as
 // spreadsheets write in locales with a decimal comma) may use decimal
 // commas. users maps a username to its user id; a name missing from it is
 // an error. Every problem is reported, with its line, before anything is
@@ -153,6 +155,8 @@ func ParseCSV(r io.Reader, users map[string]uint) ([]Entry, error) {
 		}
 		if hasComment {
 			e.Comment = cell(rec, iComment)
+		} else {
+			e.KeepComment = true
 		}
 		out = append(out, e)
 	}

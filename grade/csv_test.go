@@ -63,6 +63,48 @@ func TestCSVRoundTrip(t *testing.T) {
 	require.Equal(t, "csv", g.Source)
 }
 
+// A file without a maximum or comment column keeps those of existing
+// grades; a new grade gets the activity's maximum.
+func TestCSVImportKeepsOmittedColumns(t *testing.T) {
+	e := newEnv(t, testutil.SQLite(t), nil)
+	ctx := context.Background()
+	a := e.launch13(student(1), course101, lab1)
+	b := e.launch13(student(2), course101, lab1)
+	e.set(a.Activity.ID, a.User.ID, 7, 10)
+	require.NoError(t, e.db.Model(&store.Grade{}).Where("user_id = ?", a.User.ID).Update("comment", "ok").Error)
+	users := map[string]uint{"student1": a.User.ID, "student2": b.User.ID}
+
+	entries, err := grade.ParseCSV(strings.NewReader("username,score\nstudent1,8\nstudent2,55\n"), users)
+	require.NoError(t, err)
+	_, err = e.svc.Set(ctx, a.Activity.ID, entries, "csv", "teacher1")
+	require.NoError(t, err)
+	var ga, gb store.Grade
+	require.NoError(t, e.db.Where("user_id = ?", a.User.ID).First(&ga).Error)
+	require.NoError(t, e.db.Where("user_id = ?", b.User.ID).First(&gb).Error)
+	require.Equal(t, 8.0, *ga.Score)
+	require.Equal(t, 10.0, ga.Maximum, "an omitted maximum keeps the grade's")
+	require.Equal(t, "ok", ga.Comment, "an omitted comment keeps the grade's")
+	require.Equal(t, grade.DefaultMaximum, gb.Maximum, "a new grade gets the activity's maximum")
+
+	// A score above the kept maximum is refused, as it would be with the
+	// column.
+	entries, err = grade.ParseCSV(strings.NewReader("username,score\nstudent1,11\n"), users)
+	require.NoError(t, err)
+	_, err = e.svc.Set(ctx, a.Activity.ID, entries, "csv", "teacher1")
+	var ie *grade.InputError
+	require.ErrorAs(t, err, &ie)
+
+	// An empty maximum keeps the grade's too; an empty comment of a
+	// present column clears the comment.
+	entries, err = grade.ParseCSV(strings.NewReader("username,score,maximum,comment\nstudent1,9,,\n"), users)
+	require.NoError(t, err)
+	_, err = e.svc.Set(ctx, a.Activity.ID, entries, "csv", "teacher1")
+	require.NoError(t, err)
+	require.NoError(t, e.db.Where("user_id = ?", a.User.ID).First(&ga).Error)
+	require.Equal(t, 10.0, ga.Maximum)
+	require.Equal(t, "", ga.Comment)
+}
+
 func (e *env) userID(name string) uint {
 	var u store.User
 	require.NoError(e.t, e.db.Where("name = ?", name).First(&u).Error)

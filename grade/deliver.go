@@ -293,15 +293,23 @@ func classifyAdvantage(err error) error {
 	case !e.Permanent:
 		return &failure{code: CodeUnavailable, msg: "The LMS could not take the grade now; Labhub tries again.",
 			retryAfter: e.RetryAfter, err: err}
+	case e.TokenEndpoint && e.Status == http.StatusUnauthorized:
+		// RFC 6749 lets a token endpoint answer invalid_client with 401.
+		return &failure{code: CodeTokenRefused, permanent: true, err: err,
+			msg: "The LMS refused Labhub's client assertion at its token endpoint (" + oauthCode(e) + "). An " +
+				"administrator must check the tool's registration in the LMS: the client id, that Labhub's " +
+				"public keyset is registered and reachable, and that the clocks of the LMS and Labhub agree. " +
+				"Then retry."}
+	case e.TokenEndpoint || e.Status == 0:
+		return &failure{code: CodeTokenRefused, permanent: true, err: err,
+			msg: "The LMS would not give Labhub an access token. An administrator must check the tool's " +
+				"registration in the LMS (client id, public keyset, services)."}
 	case e.Status == http.StatusUnauthorized:
+		// A service refused a token just issued: Apache dropped the header.
 		return &failure{code: CodeUnauthorized, permanent: true, err: err,
 			msg: "The LMS refused Labhub's access token. If Moodle runs behind Apache, the web server drops " +
 				"the Authorization header: an administrator must add SetEnvIf Authorization \"(.*)\" " +
 				"HTTP_AUTHORIZATION=$1 to its configuration. Then retry."}
-	case e.Code != "" || e.Status == 0:
-		return &failure{code: CodeTokenRefused, permanent: true, err: err,
-			msg: "The LMS would not give Labhub an access token. An administrator must check the tool's " +
-				"registration in the LMS (client id, public keyset, services)."}
 	case e.Status == http.StatusBadRequest:
 		return &failure{code: CodeNotGradable, permanent: true, err: err,
 			msg: "The LMS does not take a grade for this person. Moodle grades only students of the course; " +
@@ -309,6 +317,15 @@ func classifyAdvantage(err error) error {
 	default:
 		return &failure{code: CodeRefused, permanent: true, err: err, msg: "The LMS refused the grade."}
 	}
+}
+
+// oauthCode is the OAuth error code of a token endpoint's refusal, or a
+// description when it sent none.
+func oauthCode(e *advantage.Error) string {
+	if e.Code == "" {
+		return "HTTP 401 without an error code"
+	}
+	return e.Code
 }
 
 // sendOutcome sends g with LTI 1.1 Basic Outcomes. A request that may have

@@ -235,6 +235,49 @@ func TestUnauthorizedReportedWithoutTokenLoop(t *testing.T) {
 	require.Equal(t, 2, e.p.TokenRequests())
 }
 
+// A token endpoint that refuses Labhub's client assertion with 401 and an
+// OAuth error code (RFC 6749 allows it for invalid_client) is reported as a
+// refused registration, not as a dropped Authorization header, and is not
+// asked again for every grade.
+func TestTokenEndpoint401ReportedAsRefusedClient(t *testing.T) {
+	e := newEnv(t, testutil.SQLite(t), nil)
+	var entries []grade.Entry
+	var act uint
+	for i := range 10 {
+		s := e.launch13(student(i), course101, lab1)
+		act = s.Activity.ID
+		entries = append(entries, grade.Entry{UserID: s.User.ID, Score: ptr(float64(i)), Maximum: 10})
+	}
+	_, err := e.svc.Set(context.Background(), act, entries, "csv", "teacher1")
+	require.NoError(t, err)
+	// The LMS no longer knows the tool's key: its client assertion fails.
+	e.p.AddTool(lms.Tool{ClientID: e.clientID, DeploymentID: "1", JWKSURL: "http://127.0.0.1:9/keys"})
+	e.p.SetTokenRefusalStatus(http.StatusUnauthorized)
+	e.deliverDue()
+	var ds []store.GradeDelivery
+	require.NoError(t, e.db.Find(&ds).Error)
+	require.Len(t, ds, 10)
+	for _, d := range ds {
+		require.Equal(t, store.DeliveryFailed, d.State)
+		require.Equal(t, grade.CodeTokenRefused, d.Code)
+		require.Contains(t, d.LastError, "client assertion")
+		require.Contains(t, d.LastError, "invalid_client")
+		require.NotContains(t, d.LastError, "Authorization header")
+	}
+	require.Equal(t, 1, e.p.TokenRequests(), "a refused client is not asked again for every grade")
+
+	// Fixed by the administrator, a retry asks the LMS again and delivers.
+	e.p.SetTokenRefusalStatus(0)
+	e.p.AddTool(lms.Tool{ClientID: e.clientID, DeploymentID: "1", JWKSURL: e.jwksURL})
+	n, err := e.svc.Retry(context.Background(), act, nil)
+	require.NoError(t, err)
+	require.Equal(t, 10, n)
+	e.deliverDue()
+	require.NoError(t, e.db.Where("state = ?", store.DeliveryDelivered).Find(&ds).Error)
+	require.Len(t, ds, 10)
+	require.Equal(t, 2, e.p.TokenRequests())
+}
+
 // While the LMS is down a grade waits with a growing backoff, then goes
 // out once it is back.
 func TestRetryWhileLMSDown(t *testing.T) {

@@ -33,6 +33,7 @@ type env struct {
 	lms      *httptest.Server
 	reg      *registry.Registry
 	clientID string
+	jwksURL  string
 	svc      *grade.Service
 	opts     grade.Options
 	courses  *course.Service
@@ -98,7 +99,7 @@ func newEnv(t testing.TB, db *store.DB, tune func(*grade.Options)) *env {
 	srv := httptest.NewServer(p.Handler())
 	t.Cleanup(srv.Close)
 	p.SetIssuer(srv.URL)
-	e := &env{t: t, db: db, p: p, lms: srv, clientID: lms.NewClientID()}
+	e := &env{t: t, db: db, p: p, lms: srv, clientID: lms.NewClientID(), jwksURL: jwks.URL}
 	p.AddTool(lms.Tool{ClientID: e.clientID, DeploymentID: "1", LoginURL: "http://127.0.0.1:9/lti/login",
 		RedirectURIs: []string{"http://127.0.0.1:9/lti/launch"}, TargetLinkURI: "http://127.0.0.1:9/lti/launch",
 		JWKSURL: jwks.URL, LTI11LaunchURL: "http://127.0.0.1:9/hub/lti/launch",

@@ -118,9 +118,14 @@ type Entry struct {
 	UserID uint
 	// Score is nil to clear the grade.
 	Score *float64
-	// Maximum is the score's maximum; zero means the activity's.
+	// Maximum is the score's maximum; zero keeps the grade's maximum, or
+	// gives a new grade the activity's.
 	Maximum float64
 	Comment string
+	// KeepComment leaves the comment of an existing grade as it is and
+	// ignores Comment: the input had no comment at all (a CSV file without
+	// the column, an API call without the field).
+	KeepComment bool
 }
 
 // Change reports what Set did with one entry.
@@ -148,15 +153,15 @@ func (s *Service) Set(ctx context.Context, activityID uint, entries []Entry, sou
 	if err != nil {
 		return nil, err
 	}
+	if err := s.fillKept(ctx, activityID, entries, a.ScoreMaximum); err != nil {
+		return nil, err
+	}
 	seen := map[uint]bool{}
 	for i := range entries {
 		e := &entries[i]
 		// Comments come back from forms with CRLF line ends; one form keeps
 		// a grade unchanged when it is.
 		e.Comment = strings.TrimSpace(strings.ReplaceAll(e.Comment, "\r\n", "\n"))
-		if e.Maximum == 0 {
-			e.Maximum = a.ScoreMaximum
-		}
 		if err := e.validate(); err != nil {
 			return nil, err
 		}
@@ -182,6 +187,48 @@ func (s *Service) Set(ctx context.Context, activityID uint, entries []Entry, sou
 }
 
 var errVersionMoved = errors.New("grade changed meanwhile")
+
+// fillKept gives entries without a maximum the maximum of the person's
+// existing grade, else the activity's (def), and entries that keep their
+// comment the existing grade's comment. A maximum or comment changed by
+// someone else between this read and the write is overwritten with what
+// was read, as any concurrent edit of the whole grade would be.
+func (s *Service) fillKept(ctx context.Context, activityID uint, entries []Entry, def float64) error {
+	var ids []uint
+	for _, e := range entries {
+		if e.Maximum == 0 || e.KeepComment {
+			ids = append(ids, e.UserID)
+		}
+	}
+	current := map[uint]store.Grade{}
+	if len(ids) > 0 {
+		var gs []store.Grade
+		err := s.db.WithContext(ctx).Where("activity_id = ? AND user_id IN ?", activityID, ids).Find(&gs).Error
+		if err != nil {
+			return fmt.Errorf("load current grades: %w", err)
+		}
+		for _, g := range gs {
+			current[g.UserID] = g
+		}
+	}
+	for i := range entries {
+		e := &entries[i]
+		g, ok := current[e.UserID]
+		if e.Maximum == 0 {
+			e.Maximum = def
+			if ok {
+				e.Maximum = g.Maximum
+			}
+		}
+		if e.KeepComment {
+			e.Comment = ""
+			if ok {
+				e.Comment = g.Comment
+			}
+		}
+	}
+	return nil
+}
 
 func (e *Entry) validate() error {
 	if e.UserID == 0 {
@@ -353,6 +400,10 @@ func (s *Service) Retry(ctx context.Context, activityID uint, users []uint) (int
 		"updated_at": now})
 	if res.Error != nil {
 		return 0, fmt.Errorf("queue grades again: %w", res.Error)
+	}
+	if s.opts.AGS != nil && s.opts.AGS.Tokens != nil {
+		// A retry follows a fix of the registration: ask the LMS again.
+		s.opts.AGS.Tokens.ForgetRefusals()
 	}
 	s.Kick()
 	return int(res.RowsAffected), nil

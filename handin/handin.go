@@ -1,6 +1,6 @@
 // Package handin takes students' hand-ins: read-only, timestamped copies of
 // the files they choose from their home volume, kept in the course's
-// hand-in volume at <activity>/<user>/<time>/ with the layout they had at
+// hand-in volume at <activity>/<user>/<time>-<random>/ with the layout they had at
 // home. A later hand-in never touches an earlier one. Instructors' servers
 // mount the hand-in volume read-only (package course), and the instructor
 // pages read single hand-ins through this package.
@@ -17,6 +17,8 @@ package handin
 import (
 	"archive/tar"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +43,7 @@ type Files interface {
 	EnsureVolume(ctx context.Context, name string, labels map[string]string, owner, image string) (bool, error)
 	ReadTar(ctx context.Context, image string, mounts []spawner.Mount, p string) (io.ReadCloser, error)
 	WriteTar(ctx context.Context, image string, mounts []spawner.Mount, dir string, r io.Reader) error
+	RemoveTree(ctx context.Context, image string, mounts []spawner.Mount, p string) error
 }
 
 // Options configures a Service.
@@ -181,16 +184,20 @@ func (s *Service) HandIn(ctx context.Context, r Request) (*store.Handin, error) 
 	}()
 	// TODO: a crash of the hub between here and the end of WriteTar leaves
 	// the row in state copying (never listed) and perhaps part of the files
-	// in the volume; nothing removes them yet.
+	// at its path in the volume. No later hand-in uses that path, but
+	// nothing removes the row or the files yet.
 	h, err := s.reserve(ctx, r, a, paths, now)
 	if err != nil {
 		return nil, err
 	}
+	mounts := []spawner.Mount{{Volume: vol, Target: handinMount}}
 	files, size, err := s.collect(ctx, image, home, h.Path, paths, tmp)
 	if err == nil {
 		if _, err = tmp.Seek(0, io.SeekStart); err == nil {
-			err = s.opts.Files.WriteTar(ctx, image, []spawner.Mount{{Volume: vol, Target: handinMount}},
-				handinMount, tmp)
+			err = s.opts.Files.WriteTar(ctx, image, mounts, handinMount, tmp)
+			if err != nil {
+				s.removePartial(ctx, image, mounts, h)
+			}
 		}
 	}
 	if err != nil {
@@ -207,6 +214,16 @@ func (s *Service) HandIn(ctx context.Context, r Request) (*store.Handin, error) 
 	s.opts.Logger.Info("took hand-in", "handin_id", h.ID, "user", r.User.Name, "course", r.Course.Slug,
 		"activity_id", r.Activity.ID, "files", files, "bytes", size, "source", r.Source)
 	return h, nil
+}
+
+// removePartial removes, as well as it can, what a failed copy of h left in
+// the hand-in volume.
+func (s *Service) removePartial(ctx context.Context, image string, mounts []spawner.Mount, h *store.Handin) {
+	err := s.opts.Files.RemoveTree(context.WithoutCancel(ctx), image, mounts, path.Join(handinMount, h.Path))
+	if err != nil {
+		s.opts.Logger.Warn("failed to remove unfinished hand-in files", "handin_id", h.ID, "path", h.Path,
+			"error", err)
+	}
 }
 
 // cleanPaths turns the requested paths into clean paths relative to the
@@ -283,24 +300,15 @@ func (s *Service) assignment(ctx context.Context, act store.Activity) (store.Ass
 	return a, nil
 }
 
-// reserve records a hand-in being copied, at a path no other hand-in has:
-// <dir>/<user>/<time>, with -2, -3... for hand-ins in the same second.
+// reserve records a hand-in being copied, at a path no hand-in ever had:
+// <dir>/<user>/<time>-<random>. The random part keeps apart hand-ins of
+// one second, including one whose failed copy's row is gone, and hand-ins
+// made after a database was restored from a backup.
 func (s *Service) reserve(ctx context.Context, r Request, a store.Assignment, paths []string,
 	now time.Time) (*store.Handin, error) {
 	base := path.Join(a.HandinDir, spawner.Escape(r.User.Name), now.Format("20060102T150405Z"))
-	var taken []string
-	if err := s.db.WithContext(ctx).Model(&store.Handin{}).Where("path = ? OR path LIKE ?", base, base+"-%").
-		Pluck("path", &taken).Error; err != nil {
-		return nil, fmt.Errorf("look up hand-ins: %w", err)
-	}
-	for i := 1; i < 100; i++ {
-		p := base
-		if i > 1 {
-			p += "-" + strconv.Itoa(i)
-		}
-		if slices.Contains(taken, p) {
-			continue
-		}
+	for range 10 {
+		p := base + "-" + randomSuffix()
 		h := &store.Handin{ActivityID: r.Activity.ID, UserID: r.User.ID, Path: p, State: store.HandinCopying,
 			Source: r.Source, Paths: strings.Join(paths, "\n"), CreatedAt: now}
 		err := s.db.WithContext(ctx).Create(h).Error
@@ -312,6 +320,13 @@ func (s *Service) reserve(ctx context.Context, r Request, a store.Assignment, pa
 		}
 	}
 	return nil, fmt.Errorf("record hand-in: no free path at %s", base)
+}
+
+// randomSuffix returns 8 random hexadecimal digits.
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails.
+	return hex.EncodeToString(b)
 }
 
 // collect writes the archive of the chosen paths, under prefix, to w and

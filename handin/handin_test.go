@@ -9,6 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"path"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,7 +149,8 @@ func TestHandInCopiesReadOnly(t *testing.T) {
 	require.Equal(t, store.HandinDone, h.State)
 	require.Equal(t, 3, h.Files, "two files of lab1 and the report; no link, no checkpoint")
 	require.Equal(t, int64(len(`{"cells":[1]}`)+len("x,y\n1,2\n")+len("# Report")), h.Bytes)
-	require.Equal(t, "lab-1-vectors-"+fmt.Sprint(e.act.ID)+"/"+spawner.Escape(e.user.Name)+"/20260301T100000Z", h.Path)
+	require.Regexp(t, "^"+regexp.QuoteMeta("lab-1-vectors-"+fmt.Sprint(e.act.ID)+"/"+spawner.Escape(e.user.Name)+
+		"/20260301T100000Z-")+"[0-9a-f]{8}$", h.Path)
 	require.Equal(t, "lab1\nnotes/report.md", h.Paths)
 
 	files, err := e.svc.Files(ctx, e.course, *h)
@@ -181,7 +185,7 @@ func TestHandInCopiesReadOnly(t *testing.T) {
 			require.EqualValues(t, 0o444, hd.Mode&0o777, name)
 		}
 	}
-	require.Equal(t, "# Report", bodies["20260301T100000Z/notes/report.md"])
+	require.Equal(t, "# Report", bodies[path.Base(h.Path)+"/notes/report.md"])
 	top, _ := e.raw("")
 	require.Zero(t, top["h/"].Uid)
 	require.Zero(t, top["h/"].Mode&0o022, "the volume's root is writable by root only")
@@ -200,7 +204,8 @@ func TestLaterHandInsKeepEarlierOnes(t *testing.T) {
 	e.home(entry{name: "answer.txt", body: "second"})
 	second, err := e.handIn("answer.txt")
 	require.NoError(t, err)
-	require.Equal(t, first.Path+"-2", second.Path)
+	require.NotEqual(t, first.Path, second.Path)
+	require.Equal(t, path.Dir(first.Path), path.Dir(second.Path))
 	e.now = e.now.Add(time.Minute)
 	e.home(entry{name: "answer.txt", body: "third"})
 	third, err := e.handIn("answer.txt")
@@ -279,4 +284,88 @@ func TestDueDateLocks(t *testing.T) {
 	require.NoError(t, e.db.Model(&store.Assignment{}).Where("id = ?", a.ID).Update("lock_at_due", false).Error)
 	_, err = e.handIn("a.txt")
 	require.NoError(t, err)
+}
+
+// failingFiles is the engine, except that WriteTar extracts an archive
+// without its last entry and then fails, as a copy cut short.
+type failingFiles struct {
+	*spawner.Docker
+	fail bool
+	// wrote are the names of the entries a failed copy left.
+	wrote []string
+}
+
+func (f *failingFiles) WriteTar(ctx context.Context, image string, mounts []spawner.Mount, dir string, r io.Reader) error {
+	if !f.fail {
+		return f.Docker.WriteTar(ctx, image, mounts, dir, r)
+	}
+	type item struct {
+		h    *tar.Header
+		body []byte
+	}
+	var items []item
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return err
+		}
+		items = append(items, item{h, b})
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, it := range items[:len(items)-1] {
+		if err := tw.WriteHeader(it.h); err != nil {
+			return err
+		}
+		if _, err := tw.Write(it.body); err != nil {
+			return err
+		}
+		f.wrote = append(f.wrote, it.h.Name)
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := f.Docker.WriteTar(ctx, image, mounts, dir, &buf); err != nil {
+		return err
+	}
+	return errors.New("copy cut short")
+}
+
+// A copy that fails part way leaves nothing behind, and a hand-in in the
+// same second goes to a path of its own.
+func TestFailedCopyLeavesNothing(t *testing.T) {
+	ff := &failingFiles{fail: true}
+	e := newEnv(t, func(o *handin.Options) {
+		ff.Docker = o.Files.(*spawner.Docker)
+		o.Files = ff
+	})
+	e.home(entry{name: "lab/", dir: true}, entry{name: "lab/a.txt", body: "a"}, entry{name: "lab/b.txt", body: "b"})
+	_, err := e.handIn("lab")
+	require.Error(t, err)
+	require.GreaterOrEqual(t, len(ff.wrote), 3)
+	// Entries are <activity>/, <activity>/<user>/, then the hand-in's path.
+	failed := strings.TrimSuffix(ff.wrote[2], "/")
+	var n int64
+	require.NoError(t, e.db.Model(&store.Handin{}).Count(&n).Error)
+	require.Zero(t, n, "the failed hand-in is not recorded")
+	_, err = e.d.ReadTar(context.Background(), e.image, []spawner.Mount{{Volume: spawner.HandinVolumeName(
+		e.course.Slug), Target: "/h", ReadOnly: true}}, "/h/"+failed)
+	require.ErrorIs(t, err, spawner.ErrNotFound, "the failed copy's files are removed")
+
+	ff.fail = false
+	h, err := e.handIn("lab")
+	require.NoError(t, err)
+	require.NotEqual(t, failed, h.Path, "the same second gives another path")
+	require.False(t, strings.HasPrefix(h.Path, failed+"/"))
+	_, bodies := e.raw(h.Path)
+	require.Equal(t, "a", bodies[path.Base(h.Path)+"/lab/a.txt"])
+	require.Len(t, bodies, 4, "the hand-in's directory, lab and its two files, nothing left over")
 }

@@ -91,6 +91,7 @@ type Platform struct {
 	issuer     *url.URL
 	keys       []*signingKey // the last one signs; all are published
 	dropAuth   bool
+	tokenFail  int // status of token endpoint refusals, 0 for Moodle's 400
 	down       bool
 	tools      []*Tool
 	nextTypeID int
@@ -255,6 +256,15 @@ func (p *Platform) SetDown(down bool) {
 func (p *Platform) SetDropAuthorizationHeader(drop bool) {
 	p.mu.Lock()
 	p.dropAuth = drop
+	p.mu.Unlock()
+}
+
+// SetTokenRefusalStatus makes the token endpoint answer its refusals with
+// status instead of Moodle's 400: RFC 6749 allows 401 for invalid_client,
+// and some platforms send it. 0 restores 400.
+func (p *Platform) SetTokenRefusalStatus(status int) {
+	p.mu.Lock()
+	p.tokenFail = status
 	p.mu.Unlock()
 }
 

@@ -36,14 +36,19 @@ const (
 )
 
 // handleToken is /mod/lti/token.php. Its checks and error codes follow
-// Moodle's, which answers every failure with 400 and one of invalid_request,
-// unsupported_grant_type, invalid_client or invalid_scope.
+// Moodle's, which answers every failure with 400 (or the status set with
+// SetTokenRefusalStatus) and one of invalid_request, unsupported_grant_type,
+// invalid_client or invalid_scope.
 func (p *Platform) handleToken(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.tokenReqs++
+	status := p.tokenFail
 	p.mu.Unlock()
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
 	fail := func(code string) {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": code})
+		writeJSON(w, status, map[string]string{"error": code})
 	}
 	if r.Method != http.MethodPost ||
 		mediaType(r.Header.Get("Content-Type")) != "application/x-www-form-urlencoded" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -98,4 +99,38 @@ func (s *helperStream) Close() error {
 	err := s.ReadCloser.Close()
 	s.done()
 	return err
+}
+
+// RemoveTree removes p (a file or directory inside one of the mounts) and
+// everything under it; a p that does not exist is no error. Unlike the
+// archive calls it runs rm from image, as root allowed to override file
+// modes and nothing else, without a network.
+func (d *Docker) RemoveTree(ctx context.Context, image string, mounts []Mount, p string) error {
+	if image == "" {
+		return errors.New("removing a tree needs an image")
+	}
+	var ms []mount.Mount
+	inside := false
+	for _, m := range mounts {
+		if !nameRE.MatchString(m.Volume) || !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {
+			return fmt.Errorf("invalid mount %s:%s", m.Volume, m.Target)
+		}
+		inside = inside || strings.HasPrefix(path.Clean(p), path.Clean(m.Target)+"/")
+		ms = append(ms, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	if !inside {
+		return fmt.Errorf("removing %s: not inside a mount", p)
+	}
+	cfg := &container.Config{Image: image, User: "0:0", Entrypoint: []string{"rm", "-rf", "--", path.Clean(p)},
+		Labels: d.labelsFor(map[string]string{"labhub.helper": "true"})}
+	host := &container.HostConfig{NetworkMode: "none", Mounts: ms, CapDrop: []string{"ALL"},
+		CapAdd: []string{"DAC_OVERRIDE"}, SecurityOpt: []string{"no-new-privileges:true"}, LogConfig: logConfig()}
+	exit, logs, err := d.runOnce(ctx, cfg, host)
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", p, err)
+	}
+	if exit != 0 {
+		return fmt.Errorf("removing %s: rm exited with %d: %s", p, exit, logs)
+	}
+	return nil
 }

@@ -38,26 +38,36 @@ func (d *Docker) Run(ctx context.Context, r RunSpec) (exit int, output string, e
 		Labels: d.labelsFor(map[string]string{"labhub.run": "true"})}
 	host := &container.HostConfig{NetworkMode: container.NetworkMode(mode), CapDrop: []string{"ALL"},
 		SecurityOpt: []string{"no-new-privileges:true"}, LogConfig: logConfig()}
+	exit, output, err = d.runOnce(ctx, cfg, host)
+	if err != nil {
+		return exit, output, fmt.Errorf("run %s: %w", r.Cmd[0], err)
+	}
+	return exit, output, nil
+}
+
+// runOnce creates a container, runs it to its end and removes it,
+// returning its exit code and the last lines of its output.
+func (d *Docker) runOnce(ctx context.Context, cfg *container.Config, host *container.HostConfig) (int, string, error) {
 	cctx, cancel := d.call(ctx)
 	resp, err := d.cli.ContainerCreate(cctx, cfg, host, &network.NetworkingConfig{}, nil, "")
 	cancel()
 	if err != nil {
-		return 0, "", fmt.Errorf("run %s: create: %w", r.Cmd[0], err)
+		return 0, "", fmt.Errorf("create: %w", err)
 	}
 	defer d.removeHelper(ctx, resp.ID)
 	waitC, errC := d.cli.ContainerWait(ctx, resp.ID, container.WaitConditionNextExit)
 	if err := d.cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
-		return 0, "", fmt.Errorf("run %s: start: %w", r.Cmd[0], err)
+		return 0, "", fmt.Errorf("start: %w", err)
 	}
 	select {
 	case w := <-waitC:
 		logs, _ := d.Logs(context.WithoutCancel(ctx), resp.ID, 50)
 		if w.Error != nil {
-			return 0, logs, fmt.Errorf("run %s: %s", r.Cmd[0], w.Error.Message)
+			return 0, logs, errors.New(w.Error.Message)
 		}
 		return int(w.StatusCode), strings.TrimSpace(logs), nil
 	case err := <-errC:
-		return 0, "", fmt.Errorf("run %s: wait: %w", r.Cmd[0], err)
+		return 0, "", fmt.Errorf("wait: %w", err)
 	}
 }
 

@@ -179,6 +179,14 @@ func (s *Server) loginPost(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, s.localNext(next))
 }
 
+// lockWait sets the Retry-After header of an answer to a locked account or
+// address and returns the wait in whole minutes.
+func lockWait(c *gin.Context, le *account.LockedError) int {
+	wait := max(1, int(math.Ceil(time.Until(le.Until).Minutes())))
+	c.Header("Retry-After", strconv.Itoa(wait*60))
+	return wait
+}
+
 // loginFailed renders the login form again with a message: the generic one
 // for every failure except a lockout, a pending approval and an outage.
 func (s *Server) loginFailed(c *gin.Context, err error, p loginPage) {
@@ -186,8 +194,7 @@ func (s *Server) loginFailed(c *gin.Context, err error, p loginPage) {
 	status := http.StatusUnauthorized
 	switch {
 	case errors.As(err, &le):
-		wait := max(1, int(math.Ceil(time.Until(le.Until).Minutes())))
-		c.Header("Retry-After", strconv.Itoa(wait*60))
+		wait := lockWait(c, le)
 		status = http.StatusTooManyRequests
 		p.Error = fmt.Sprintf("Too many failed logins. Wait %d minute(s) and try again; an administrator can also reset your password.", wait)
 		if le.Address {
@@ -304,9 +311,17 @@ func (s *Server) signupPost(c *gin.Context) {
 		Confirm: c.PostForm("password_confirmation"), Email: c.PostForm("email")}
 	a, err := s.Accounts.SignUp(c.Request.Context(), in, s.clientIP(c.Request))
 	var fe *account.FormError
-	if errors.As(err, &fe) {
+	var le *account.LockedError
+	switch {
+	case errors.As(err, &fe):
 		s.render(c, http.StatusBadRequest, "signup.html", map[string]any{"Title": "Sign up", "Base": s.base,
 			"CSRF": s.loginCSRF(c), "Error": fe.Message, "Username": in.Username, "Email": in.Email})
+		return
+	case errors.As(err, &le):
+		wait := lockWait(c, le)
+		s.render(c, http.StatusTooManyRequests, "signup.html", map[string]any{"Title": "Sign up", "Base": s.base,
+			"CSRF": s.loginCSRF(c), "Username": in.Username, "Email": in.Email,
+			"Error": fmt.Sprintf("Too many sign-ups and logins from your address. Wait %d minute(s) and try again.", wait)})
 		return
 	}
 	if err != nil {

@@ -386,7 +386,7 @@ func TestBlockedUserLaunch(t *testing.T) {
 		return resp.StatusCode
 	}
 	require.Equal(t, http.StatusOK, home("student2"))
-	require.Equal(t, http.StatusFound, home("student1"), "a blocked user's session is not honoured")
+	require.Equal(t, http.StatusForbidden, home("student1"), "a blocked user's session is not honoured")
 }
 
 // An LDAP login through the form, against a real slapd.

@@ -209,23 +209,11 @@ func platformStoreID(p lti.Platform) (uint, error) {
 	return uint(n), err
 }
 
-// launchSession logs the browser in as u after a launch that did not go
-// through finishLaunch (a new tab's ticket, a deep linking request). On
-// failure it has answered.
+// launchSession logs the browser in as u after a verified launch (of
+// finishLaunch, a new tab's ticket, a deep linking request). On failure it
+// has answered.
 func (s *Server) launchSession(c *gin.Context, u *store.User, method string) bool {
-	if s.blocked(u) {
-		s.refuseBlocked(c, u, method)
-		return false
-	}
-	return s.startSession(c, u, method)
-}
-
-// refuseBlocked answers the launch of a user whose name is blocked.
-func (s *Server) refuseBlocked(c *gin.Context, u *store.User, method string) {
-	s.logger(c).Warn("refused launch of blocked user", "user", u.Name, "method", method)
-	s.fail(c, problem{Status: http.StatusForbidden, Heading: "This account may not use Labhub",
-		Message: "Labhub does not let this account log in.", Action: "If you think this is a mistake, tell your teacher.",
-		Code: "blocked_user"})
+	return s.admitLaunch(c, u, method) && s.startSession(c, u, method)
 }
 
 // finishLaunchInNewTab finishes a verified launch in a page that keeps no
@@ -239,8 +227,7 @@ func (s *Server) finishLaunchInNewTab(c *gin.Context, provider string, l *lti.La
 		s.internalError(c, "record launch", err)
 		return
 	}
-	if s.blocked(&e.User) {
-		s.refuseBlocked(c, &e.User, "lti13")
+	if !s.admitLaunch(c, &e.User, "lti13") {
 		return
 	}
 	s.afterLaunch(provider, l, e)

@@ -14,9 +14,14 @@ import (
 // token in its Authorization header ("token X" or "Bearer X"): a personal
 // API token (labhub token create) or a server's own token. Handlers then
 // check what the token's user may do, and auth.HasScope when the token
-// carries scopes. A missing or bad token gets a 401 JSON answer.
+// carries scopes. A missing or bad token gets a 401 JSON answer, a blocked
+// user's token a 403.
 func (s *Server) apiCaller(c *gin.Context) (*store.Token, *store.User, bool) {
-	t, u, err := s.Auth.Lookup(c.Request.Context(), bearer(c.Request))
+	t, u, err := s.tokenOf(c.Request)
+	if errors.Is(err, errBlocked) {
+		s.refuseBlockedAPI(c, u)
+		return nil, nil, false
+	}
 	if errors.Is(err, auth.ErrInvalidToken) {
 		c.Header("WWW-Authenticate", `Bearer realm="labhub"`)
 		apiError(c, http.StatusUnauthorized, "a valid API token is required (Authorization: Bearer <token>)")

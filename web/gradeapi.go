@@ -187,9 +187,12 @@ func (s *Server) apiGrades(c *gin.Context) {
 type apiGradeInput struct {
 	User string `json:"user"`
 	// Score is null to clear the grade.
-	Score   *float64 `json:"score"`
-	Maximum float64  `json:"maximum"`
-	Comment string   `json:"comment"`
+	Score *float64 `json:"score"`
+	// Maximum is 0 or left out to keep the grade's maximum (the
+	// activity's for a new grade).
+	Maximum float64 `json:"maximum"`
+	// Comment is left out to keep the grade's comment.
+	Comment *string `json:"comment"`
 }
 
 // maxAPIBody bounds a posted JSON body.
@@ -225,7 +228,11 @@ func (s *Server) apiSetGrades(c *gin.Context) {
 			apiError(c, http.StatusBadRequest, strconv.Quote(g.User)+" is not in this course; nothing was saved")
 			return
 		}
-		entries = append(entries, grade.Entry{UserID: id, Score: g.Score, Maximum: g.Maximum, Comment: g.Comment})
+		e := grade.Entry{UserID: id, Score: g.Score, Maximum: g.Maximum, KeepComment: g.Comment == nil}
+		if g.Comment != nil {
+			e.Comment = *g.Comment
+		}
+		entries = append(entries, e)
 	}
 	changes, err := s.Grades.Set(c.Request.Context(), act.ID, entries, "api", a.User.Name)
 	var ie *grade.InputError

@@ -270,7 +270,8 @@ func (s *Server) saveGrades(c *gin.Context) {
 		if !posted {
 			continue
 		}
-		e := grade.Entry{UserID: r.User.ID, Comment: c.PostForm("comment_" + id)}
+		comment, hasComment := c.GetPostForm("comment_" + id)
+		e := grade.Entry{UserID: r.User.ID, Comment: comment, KeepComment: !hasComment}
 		if v := strings.TrimSpace(scoreText); v != "" {
 			f, err := strconv.ParseFloat(strings.Replace(v, ",", ".", 1), 64)
 			if err != nil {

@@ -489,7 +489,25 @@ func TestHandins(t *testing.T) {
 	require.NotContains(t, body, `name="paths"`)
 
 	// A server's token works for its own course only, and only for hand-ins.
-	status, _, _ = g.api("GET", fmt.Sprintf("/api/courses/%s/activities/%d/grades", g.slug, act.ID),
-		g.serverTokenOf(t, "student1"), "")
+	own := g.serverTokenOf(t, "student1")
+	status, _, _ = g.api("GET", fmt.Sprintf("/api/courses/%s/activities/%d/grades", g.slug, act.ID), own, "")
 	require.Equal(t, http.StatusForbidden, status)
+	second := lms.Course{ID: "3", Label: "H" + g.slug, Title: "Second course"}
+	br := &lms.Browser{Client: g.client(), Platform: g.platform}
+	resp, err = br.LaunchLTI13(context.Background(), gStudent, second, g.link, g.clientID)
+	require.NoError(t, err)
+	resp.Body.Close()
+	g.settle()
+	var crs2 store.Course
+	require.NoError(t, g.db.Where("context_id = ?", second.ID).First(&crs2).Error)
+	var act2 store.Activity
+	require.NoError(t, g.db.Where("course_id = ?", crs2.ID).First(&act2).Error)
+	require.NoError(t, g.grades.Configure(context.Background(), act2.ID, grade.Settings{ScoreMaximum: 100}))
+	status, _, body = g.api("POST", fmt.Sprintf("/api/courses/%s/activities/%d/handins", crs2.Slug, act2.ID), own,
+		`{"paths":["lab1.ipynb"]}`)
+	require.Equal(t, http.StatusForbidden, status, "a member's server token of one course does not reach another")
+	require.Contains(t, body, "only hand in to its own course")
+	status, _, _ = g.api("GET", fmt.Sprintf("/api/courses/%s/activities/%d/handins", crs2.Slug, act2.ID),
+		g.apiToken(t, "student1"), "")
+	require.Equal(t, http.StatusOK, status, "the student's own token does reach the other course")
 }

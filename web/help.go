@@ -2,8 +2,6 @@ package web
 
 import (
 	"net/http"
-
-	"github.com/labhub/labhub/auth"
 )
 
 // HelpGuard is the proxy's guard (proxy.Options.Guard). While an instructor
@@ -31,15 +29,13 @@ func (s *Server) HelpGuard(w http.ResponseWriter, r *http.Request, user, server 
 }
 
 // ownerRequest reports whether r carries the hub session or an API token of
-// the user called owner.
+// the user called owner, who is not blocked.
 func (s *Server) ownerRequest(r *http.Request, owner string) bool {
-	if ck, err := r.Cookie(auth.SessionCookie); err == nil {
-		if _, u, err := s.Auth.Session(r.Context(), ck.Value); err == nil && u.Name == owner {
-			return true
-		}
+	if _, u, err := s.sessionOf(r); err == nil && u.Name == owner {
+		return true
 	}
-	if v := bearer(r); v != "" {
-		if _, u, err := s.Auth.Lookup(r.Context(), v); err == nil && u.Name == owner {
+	if bearer(r) != "" {
+		if _, u, err := s.tokenOf(r); err == nil && u.Name == owner {
 			return true
 		}
 	}

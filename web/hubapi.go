@@ -36,9 +36,14 @@ func bearer(r *http.Request) string {
 }
 
 // apiToken authenticates an API request by its token. JupyterHub answers an
-// unknown token with 403, and singleuser relies on that.
+// unknown token with 403, and singleuser relies on that; a blocked user's
+// token gets a 403 too.
 func (s *Server) apiToken(c *gin.Context) (*store.Token, *store.User, bool) {
-	t, u, err := s.Auth.Lookup(c.Request.Context(), bearer(c.Request))
+	t, u, err := s.tokenOf(c.Request)
+	if errors.Is(err, errBlocked) {
+		s.refuseBlockedAPI(c, u)
+		return nil, nil, false
+	}
 	if errors.Is(err, auth.ErrInvalidToken) {
 		apiError(c, http.StatusForbidden, "Invalid or missing token")
 		return nil, nil, false
@@ -88,8 +93,12 @@ func isoTimePtr(t *time.Time) any {
 // oauthAuthorize handles GET /hub/api/oauth2/authorize: a browser sent by a
 // notebook server to log in. A logged-in owner gets a code at once.
 func (s *Server) oauthAuthorize(c *gin.Context) {
-	sess, u := s.session(c)
-	if sess == nil {
+	sess, u, err := s.sessionOf(c.Request)
+	if errors.Is(err, errBlocked) {
+		s.refuseBlocked(c, u)
+		return
+	}
+	if err != nil {
 		next := c.Request.URL.RequestURI()
 		c.Redirect(http.StatusFound, s.base+"hub/login?next="+url.QueryEscape(next))
 		return
@@ -277,9 +286,17 @@ func (s *Server) apiProgress(c *gin.Context) {
 		if _, u, ok = s.apiToken(c); !ok {
 			return
 		}
-	} else if _, u = s.session(c); u == nil {
-		apiError(c, http.StatusForbidden, "not logged in")
-		return
+	} else {
+		var err error
+		_, u, err = s.sessionOf(c.Request)
+		if errors.Is(err, errBlocked) {
+			s.refuseBlockedAPI(c, u)
+			return
+		}
+		if err != nil {
+			apiError(c, http.StatusForbidden, "not logged in")
+			return
+		}
 	}
 	srv, owner, err := s.Manager.Find(c.Request.Context(), c.Param("user"), c.Param("server"))
 	if err != nil || owner.ID != u.ID {

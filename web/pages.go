@@ -17,10 +17,15 @@ func (s *Server) root(c *gin.Context) {
 	c.Redirect(http.StatusFound, s.base+"hub/home")
 }
 
-// requireLogin returns the session and user or answers with the login page.
+// requireLogin returns the session and user, or answers with the login page
+// (a 403 for a blocked user).
 func (s *Server) requireLogin(c *gin.Context) (*store.Session, *store.User, bool) {
-	sess, u := s.session(c)
-	if sess == nil {
+	sess, u, err := s.sessionOf(c.Request)
+	if errors.Is(err, errBlocked) {
+		s.refuseBlocked(c, u)
+		return nil, nil, false
+	}
+	if err != nil {
 		c.Redirect(http.StatusFound, s.base+"hub/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
 		return nil, nil, false
 	}

@@ -339,14 +339,12 @@ func (s *Server) checkCSRF(c *gin.Context, sess *store.Session) bool {
 	return got != "" && hmac.Equal([]byte(got), []byte(s.csrfToken(sess)))
 }
 
-// session returns the logged-in session and user, or nil.
+// session returns the logged-in session and user, or nil; a blocked
+// user's session counts as none. Pages that need a login use requireLogin,
+// which tells a blocked user so.
 func (s *Server) session(c *gin.Context) (*store.Session, *store.User) {
-	ck, err := c.Request.Cookie(auth.SessionCookie)
+	sess, u, err := s.sessionOf(c.Request)
 	if err != nil {
-		return nil, nil
-	}
-	sess, u, err := s.Auth.Session(c.Request.Context(), ck.Value)
-	if err != nil || s.blocked(u) {
 		return nil, nil
 	}
 	return sess, u

@@ -104,6 +104,7 @@ func (a *app) gradeCmd() *cobra.Command {
 				return errors.New("give a SCORE, or --clear without one")
 			}
 			e.Maximum, e.Comment = maximum, comment
+			e.KeepComment = !cmd.Flags().Changed("comment")
 			return a.withActivity(cmd, args[:2], func(ctx context.Context, db *store.DB, g *grade.Service,
 				c store.Course, act store.Activity) error {
 				users, err := members(ctx, db, c)
@@ -129,8 +130,8 @@ func (a *app) gradeCmd() *cobra.Command {
 			})
 		},
 	}
-	set.Flags().Float64Var(&maximum, "maximum", 0, "maximum score; 0 means the activity's")
-	set.Flags().StringVar(&comment, "comment", "", "comment shown to the student in the LMS")
+	set.Flags().Float64Var(&maximum, "maximum", 0, "maximum score; 0 keeps the grade's (the activity's for a new grade)")
+	set.Flags().StringVar(&comment, "comment", "", "comment shown to the student in the LMS; without it the grade's comment is kept")
 	set.Flags().BoolVar(&clearGrade, "clear", false, "clear the grade instead of setting one")
 
 	importCmd := &cobra.Command{

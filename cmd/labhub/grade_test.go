@@ -52,7 +52,7 @@ func TestGradeCommands(t *testing.T) {
 	csvFile := filepath.Join(t.TempDir(), "in.csv")
 	require.NoError(t, os.WriteFile(csvFile, []byte("username,score,comment\nbob,55,nice\nalice,7,ok\n"), 0o600))
 	out = run("grade", "import", "lti101", id, csvFile)
-	require.Contains(t, out, "2 row(s) read, 2 grade(s) changed", "alice's maximum became the activity's 100")
+	require.Contains(t, out, "2 row(s) read, 1 grade(s) changed", "alice keeps her maximum of 10")
 
 	out = run("grade", "list", "lti101", id)
 	require.Contains(t, out, "alice")
@@ -64,7 +64,8 @@ func TestGradeCommands(t *testing.T) {
 	b, err := os.ReadFile(exported)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(b), "username,name,email,score,maximum,comment"))
-	require.Contains(t, string(b), "bob,,,55,100,nice")
+	require.Contains(t, string(b), "bob,,,55,100,nice", "a new grade gets the activity's maximum")
+	require.Contains(t, string(b), "alice,,,7,10,ok")
 	require.Equal(t, string(b), run("grade", "export", "lti101", id))
 
 	require.NoError(t, db.Model(&store.GradeDelivery{}).Where("1 = 1").Update("state", store.DeliveryFailed).Error)

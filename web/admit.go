@@ -1,0 +1,32 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/labhub/labhub/store"
+)
+
+// admitLaunch applies the account policy to the user of a verified LTI
+// launch: a blocked name is refused, and a userlist administrator is made
+// one, as native and LDAP logins do. Who may launch at all is the LMS's
+// decision, so the userlist's list of allowed names does not apply. On
+// failure it has answered.
+func (s *Server) admitLaunch(c *gin.Context, u *store.User, method string) bool {
+	if s.blocked(u) {
+		s.logger(c).Warn("refused launch of blocked user", "user", u.Name, "method", method)
+		s.fail(c, problem{Status: http.StatusForbidden, Heading: "This account may not use Labhub",
+			Message: "Labhub does not let this account log in.", Action: "If you think this is a mistake, tell your teacher.",
+			Code: "blocked_user"})
+		return false
+	}
+	if s.Accounts == nil {
+		return true
+	}
+	if err := s.Accounts.GrantListedAdmin(c.Request.Context(), u); err != nil {
+		s.internalError(c, "apply userlist", err)
+		return false
+	}
+	return true
+}
