@@ -42,7 +42,15 @@ type Service struct {
 	// (username and email are the launch's), or nil. tx is the launch's
 	// transaction.
 	Link func(tx *gorm.DB, username, email string) (*store.User, error)
+	// Blocked, when set, reports whether a username may never log in. A
+	// launch of a blocked person writes nothing and fails with ErrBlocked,
+	// so that another platform's launch of the same name cannot slip past
+	// the block under a suffixed name.
+	Blocked func(name string) bool
 }
+
+// ErrBlocked is the error of a launch of a blocked username.
+var ErrBlocked = errors.New("the user name is blocked")
 
 // NewService returns a Service writing to db.
 func NewService(db *store.DB, now func() time.Time) *Service {
@@ -81,6 +89,9 @@ func (s *Service) RecordLaunch(ctx context.Context, provider string, l *lti.Laun
 			break
 		}
 	}
+	if errors.Is(err, ErrBlocked) {
+		return &out, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("record launch: %w", err)
 	}
@@ -114,6 +125,9 @@ func (s *Service) upsertUser(tx *gorm.DB, provider string, l *lti.Launch, now ti
 		if err := tx.First(&out.User, id.UserID).Error; err != nil {
 			return fmt.Errorf("load user of identity: %w", err)
 		}
+		if err := s.checkBlocked(out.User.Name); err != nil {
+			return err
+		}
 		if id.LastLogin.IsZero() {
 			// A course roster listed the person before they ever launched;
 			// their first launch names them as it would have.
@@ -126,6 +140,10 @@ func (s *Service) upsertUser(tx *gorm.DB, provider string, l *lti.Launch, now ti
 		}
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		want := s.usernameFor(provider, l)
+		if err := s.checkBlocked(want); err != nil {
+			out.User = store.User{Name: want}
+			return err
+		}
 		var linked *store.User
 		if s.Link != nil {
 			if linked, err = s.Link(tx, want, l.Email); err != nil {
@@ -133,6 +151,10 @@ func (s *Service) upsertUser(tx *gorm.DB, provider string, l *lti.Launch, now ti
 			}
 		}
 		if linked != nil {
+			if err := s.checkBlocked(linked.Name); err != nil {
+				out.User = *linked
+				return err
+			}
 			out.User = *linked
 		} else {
 			name, err := uniqueName(tx, want)
@@ -162,6 +184,14 @@ func (s *Service) upsertUser(tx *gorm.DB, provider string, l *lti.Launch, now ti
 	}
 	if err := tx.Model(&out.User).Updates(updates).Error; err != nil {
 		return fmt.Errorf("update user: %w", err)
+	}
+	return nil
+}
+
+// checkBlocked returns ErrBlocked when name may not log in.
+func (s *Service) checkBlocked(name string) error {
+	if s.Blocked != nil && s.Blocked(name) {
+		return ErrBlocked
 	}
 	return nil
 }

@@ -162,3 +162,32 @@ func TestPathEscape(t *testing.T) {
 		require.Equal(t, want, course.PathEscape(in))
 	}
 }
+
+// A launch of a blocked name writes nothing, whether the person is new or
+// already known.
+func TestRecordLaunchBlocked(t *testing.T) {
+	for name, db := range testutil.Backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			svc := course.NewService(db, nil)
+			known := map[string]string{"user_id": "7", "ext_user_username": "mallory"}
+			_, err := svc.RecordLaunch(ctx, "lti11:1", launch11(t, known))
+			require.NoError(t, err)
+			svc.Blocked = func(name string) bool { return name == "mallory" || name == "root" }
+			var before int64
+			require.NoError(t, db.Model(&store.Identity{}).Count(&before).Error)
+
+			e, err := svc.RecordLaunch(ctx, "lti11:1", launch11(t, known))
+			require.ErrorIs(t, err, course.ErrBlocked)
+			require.Equal(t, "mallory", e.User.Name)
+			e, err = svc.RecordLaunch(ctx, "lti13:2", launch11(t, map[string]string{"user_id": "9", "ext_user_username": "Root"}))
+			require.ErrorIs(t, err, course.ErrBlocked)
+			require.Equal(t, "root", e.User.Name)
+			var after, roots int64
+			require.NoError(t, db.Model(&store.Identity{}).Count(&after).Error)
+			require.Equal(t, before, after)
+			require.NoError(t, db.Model(&store.User{}).Where("name LIKE ?", "root%").Count(&roots).Error)
+			require.Zero(t, roots)
+		})
+	}
+}

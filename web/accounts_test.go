@@ -372,6 +372,22 @@ func TestBlockedUserLaunch(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, status)
 	require.Contains(t, body, "blocked_user")
 	require.Zero(t, h.docker.Calls(), "nothing starts for a blocked user")
+	for _, table := range []string{"users", "identities", "courses", "enrollments"} {
+		var n int64
+		require.NoError(t, h.db.Table(table).Count(&n).Error)
+		require.Zero(t, n, "a refused launch writes no %s", table)
+	}
+	// The same name from another platform is refused too, not let in as
+	// student1-2.
+	resp, err := h.browser().LaunchLTI13(context.Background(), learner, crs, link, h.clientID)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, string(b), "blocked_user")
+	var users int64
+	require.NoError(t, h.db.Model(&store.User{}).Count(&users).Error)
+	require.Zero(t, users)
 
 	home := func(name string) int {
 		u := store.User{Name: name}

@@ -222,9 +222,8 @@ func (s *Server) launchSession(c *gin.Context, u *store.User, method string) boo
 func (s *Server) finishLaunchInNewTab(c *gin.Context, provider string, l *lti.Launch) {
 	ctx := c.Request.Context()
 	s.metrics.launches.WithLabelValues(l.Version, "ok").Inc()
-	e, err := s.Courses.RecordLaunch(ctx, provider, l)
-	if err != nil {
-		s.internalError(c, "record launch", err)
+	e, ok := s.recordLaunch(c, provider, "lti13", l)
+	if !ok {
 		return
 	}
 	if !s.admitLaunch(c, &e.User, "lti13") {

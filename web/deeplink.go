@@ -60,12 +60,10 @@ func checkDeepLinker(l *lti.Launch) error {
 // the course, the launch is recorded like any other, so the teacher's
 // course and roster are there before the first student arrives.
 func (s *Server) deepLinkPicker(c *gin.Context, provider string, p lti.Platform, l *lti.Launch) {
-	ctx := c.Request.Context()
 	s.metrics.launches.WithLabelValues(l.Version, "deep_linking").Inc()
 	if l.Subject != "" && l.Context.ID != "" {
-		e, err := s.Courses.RecordLaunch(ctx, provider, l)
-		if err != nil {
-			s.internalError(c, "record launch", err)
+		e, ok := s.recordLaunch(c, provider, "lti13", l)
+		if !ok {
 			return
 		}
 		if !s.launchSession(c, &e.User, "lti13") {

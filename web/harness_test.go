@@ -233,6 +233,9 @@ func newHarnessWith(t testing.TB, o harnessOptions) *harness {
 	for _, f := range o.tune {
 		f(h, &opts)
 	}
+	if opts.Accounts != nil {
+		courses.Blocked = opts.Accounts.Blocked
+	}
 	srv, err := web.New(opts)
 	require.NoError(t, err)
 	h.srv = srv

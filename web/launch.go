@@ -73,9 +73,8 @@ func (s *Server) refuseContentItem(c *gin.Context) {
 func (s *Server) finishLaunch(c *gin.Context, provider, method string, l *lti.Launch) {
 	ctx := c.Request.Context()
 	s.metrics.launches.WithLabelValues(l.Version, "ok").Inc()
-	e, err := s.Courses.RecordLaunch(ctx, provider, l)
-	if err != nil {
-		s.internalError(c, "record launch", err)
+	e, ok := s.recordLaunch(c, provider, method, l)
+	if !ok {
 		return
 	}
 	if !s.launchSession(c, &e.User, method) {

@@ -120,7 +120,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	table := proxy.NewTable()
 	courses := course.NewService(db, nil)
 	courses.UsernameKey11, courses.UsernameClaim13 = cfg.LTI11UsernameKey, cfg.LTI13UsernameClaim
-	courses.Link = accounts.LinkLTI
+	courses.Link, courses.Blocked = accounts.LinkLTI, accounts.Blocked
 	mgr := course.NewManager(db, authn, docker, routeTable{table}, course.Options{
 		Base: base, PublicURL: cfg.PublicURL, HubAPIURL: hubAPI, Network: cfg.Network, Instance: instance,
 		DefaultImage: cfg.Image, NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner,
