@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -161,94 +159,6 @@ func (a *app) imageCmd() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(add, list, remove, pull)
-	return cmd
-}
-
-// courseCmd manages courses from the command line: export and delete.
-func (a *app) courseCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "course", Short: "Export or delete a course's data"}
-	cfg := &config.Server{}
-	var out string
-	var yes bool
-	withManager := func(cmd *cobra.Command, f func(ctx context.Context, m *course.Manager, c store.Course, admin store.User) error) error {
-		return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-			var c store.Course
-			if err := db.WithContext(ctx).Where("slug = ?", cmd.Flags().Arg(0)).First(&c).Error; err != nil {
-				return fmt.Errorf("no course %q (use the short name from its page address)", cmd.Flags().Arg(0))
-			}
-			instance, err := db.GetOrInit(ctx, "instance_id", func() string { return "" })
-			if err != nil {
-				return err
-			}
-			d, err := spawner.New(spawner.Options{Network: cfg.Network, Logger: slog.Default()})
-			if err != nil {
-				return fmt.Errorf("connect to docker: %w", err)
-			}
-			defer d.Close()
-			m := catalogManager(db, d, course.Options{Network: cfg.Network, Instance: instance, DefaultImage: cfg.Image,
-				NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner})
-			defer m.Wait()
-			actor := store.User{Name: "labhub-cli"}
-			return f(ctx, m, c, actor)
-		})
-	}
-	export := &cobra.Command{
-		Use:   "export COURSE",
-		Short: "Write one archive per student (home folder) of COURSE into a directory",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withManager(cmd, func(ctx context.Context, m *course.Manager, c store.Course, actor store.User) error {
-				if err := os.MkdirAll(out, 0o700); err != nil {
-					return err
-				}
-				owners, err := m.HomeOwners(ctx, c)
-				if err != nil {
-					return err
-				}
-				for _, o := range owners {
-					p := filepath.Join(out, spawner.Escape(o.UserName)+".tar.gz")
-					fh, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-					if err != nil {
-						return err
-					}
-					err = m.ExportStudent(ctx, c, o.UserName, fh)
-					if cerr := fh.Close(); err == nil {
-						err = cerr
-					}
-					if err != nil {
-						return fmt.Errorf("export %s: %w", o.UserName, err)
-					}
-					fmt.Fprintln(cmd.OutOrStdout(), p)
-				}
-				m.Audit(ctx, actor, "course.export", &c, "", fmt.Sprintf("%d archives to %s", len(owners), out))
-				return nil
-			})
-		},
-	}
-	export.Flags().StringVar(&out, "out", ".", "directory for the archives")
-	del := &cobra.Command{
-		Use:   "delete COURSE",
-		Short: "Stop COURSE's servers and delete its home folders, files and records",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !yes {
-				return errors.New("this deletes every student's files in the course; add --yes to go ahead")
-			}
-			return withManager(cmd, func(ctx context.Context, m *course.Manager, c store.Course, actor store.User) error {
-				if err := m.DeleteCourse(ctx, actor, c); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "course %s deleted\n", c.Slug)
-				return nil
-			})
-		},
-	}
-	del.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
-	for _, c := range []*cobra.Command{export, del} {
-		// The server's settings say where volumes and images are.
-		config.DeclareServer(a.bind(c.Flags()), cfg)
-	}
-	cmd.AddCommand(export, del)
 	return cmd
 }
 

@@ -94,9 +94,9 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		return err
 	}
 
-	docker, err := spawner.New(spawner.Options{Network: cfg.Network, Logger: log})
+	docker, err := newDocker(cfg, log)
 	if err != nil {
-		return fmt.Errorf("connect to docker (is the engine running and the socket reachable?): %w", err)
+		return err
 	}
 	defer docker.Close()
 	gateway, err := docker.EnsureNetwork(ctx, cfg.Network)
@@ -121,14 +121,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	courses := course.NewService(db, nil)
 	courses.UsernameKey11, courses.UsernameClaim13 = cfg.LTI11UsernameKey, cfg.LTI13UsernameClaim
 	courses.Link = accounts.LinkLTI
-	mgr := course.NewManager(db, authn, docker, routeTable{table}, course.Options{
-		Base: base, PublicURL: cfg.PublicURL, HubAPIURL: hubAPI, Network: cfg.Network, Instance: instance,
-		DefaultImage: cfg.Image, NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner,
-		SiteSharedVolume: cfg.SiteSharedVol, Names: cfg.Names(), MemLimit: cfg.MemLimit, NanoCPUs: int64(cfg.CPULimit * 1e9),
-		PidsLimit: int64(cfg.PidsLimit), SpawnTimeout: cfg.SpawnTimeout, SpawnConcurrency: cfg.SpawnLimit,
-		IdleTimeout: cfg.IdleTimeout, OrphanGrace: cfg.OrphanGrace, DefaultURL: cfg.DefaultURL,
-		CompatVersion: cfg.CompatVersion, Logger: log, AllowOutside: cfg.Environment.AllowOutside,
-	})
+	mgr := course.NewManager(db, authn, docker, routeTable{table}, managerOptions(cfg, instance, hubAPI, log))
 
 	nonces := registry.NewNonces(db, nil)
 	proxies, _ := cfg.Proxies()
