@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"gorm.io/gorm"
 
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/config"
@@ -208,10 +210,22 @@ func (a *app) tokenCmd() *cobra.Command {
 		Short: "Create an API token that acts as USER and print it (it is shown once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if expires < 0 {
+				return fmt.Errorf("--expires-in %s: give a positive lifetime such as 720h, or 0 for a token that never expires", expires)
+			}
+			for _, s := range scopes {
+				if err := auth.ValidateScope(s); err != nil {
+					return fmt.Errorf("--scope: %w", err)
+				}
+			}
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
 				var u store.User
-				if err := db.WithContext(ctx).Where("name = ?", strings.ToLower(args[0])).First(&u).Error; err != nil {
-					return fmt.Errorf("no user %q: %w", args[0], err)
+				err := db.WithContext(ctx).Where("name = ?", strings.ToLower(strings.TrimSpace(args[0]))).First(&u).Error
+				if errors.Is(err, gorm.ErrRecordNotFound) {
+					return fmt.Errorf("no user %q (users appear at their first launch or login, or with labhub user add)", args[0])
+				}
+				if err != nil {
+					return fmt.Errorf("look up user %q: %w", args[0], err)
 				}
 				t := store.Token{Kind: store.TokenAPI, UserID: u.ID, Note: note, Scopes: auth.EncodeScopes(scopes)}
 				if expires > 0 {
@@ -228,8 +242,9 @@ func (a *app) tokenCmd() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&note, "note", "", "what the token is for")
-	create.Flags().StringSliceVar(&scopes, "scope", nil, "limit the token to these scopes (repeatable); none means all of the user's rights")
-	create.Flags().DurationVar(&expires, "expires-in", 0, "lifetime such as 720h; 0 means it does not expire")
+	create.Flags().StringSliceVar(&scopes, "scope", nil, "limit the token to these scopes (repeatable): "+
+		strings.Join(auth.KnownScopes, ", ")+", optionally filtered with !user=NAME or !server=OWNER/NAME; none means all of the user's rights")
+	create.Flags().DurationVar(&expires, "expires-in", 0, "lifetime such as 720h; 0 (the default) means the token never expires")
 	cmd.AddCommand(create)
 	return cmd
 }

@@ -169,3 +169,27 @@ func TestAdvantageCommands(t *testing.T) {
 	require.Contains(t, run("toolkey", "rotate", "--force"), "signs from now on")
 	require.Contains(t, run("toolkey", "list"), "retired")
 }
+
+// token create refuses lifetimes that would make a never-expiring token by
+// mistake, scopes nothing checks, and names nobody has.
+func TestTokenCreateErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, err := labhub(t, nil, "user", "add", "alice", "--data-dir", dir)
+	require.NoError(t, err)
+	for args, want := range map[string][]string{
+		"--expires-in -5h":               {"--expires-in", "-5h"},
+		"unknown scope \"bogus\"":        {"--scope", "bogus"},
+		"a filter is":                    {"--scope", "grades!course=x"},
+		`no user "nobody" (users appear`: nil,
+	} {
+		user := "alice"
+		if want == nil {
+			user = "nobody"
+		}
+		_, err := labhub(t, nil, append([]string{"token", "create", user, "--data-dir", dir}, want...)...)
+		require.ErrorContains(t, err, args)
+	}
+	out, err := labhub(t, nil, "token", "create", "alice", "--scope", "users:activity!user=alice", "--expires-in", "1h",
+		"--data-dir", dir)
+	require.NoError(t, err, out)
+}
