@@ -70,9 +70,15 @@ func (a *app) lti11Cmd() *cobra.Command {
 				secret = os.Getenv("LABHUB_LTI11_SECRET")
 			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				_, err := reg.Consumer(ctx, strings.TrimSpace(key))
+				existed := err == nil
 				c, err := reg.PutConsumer(ctx, key, secret, name)
 				if err != nil {
 					return err
+				}
+				if existed {
+					fmt.Fprintf(cmd.OutOrStdout(), "consumer %s updated: its secret was replaced (id %d)\n", c.Key, c.ID)
+					return nil
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "consumer %s saved (id %d)\n", c.Key, c.ID)
 				return nil
@@ -112,7 +118,10 @@ func (a *app) lti13Cmd() *cobra.Command {
 		Short: "Register a platform (issuer and client id), or add deployment ids to one",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			in.ByHand = true
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				_, err := reg.Platform(ctx, in.Issuer, in.ClientID)
+				existed := err == nil
 				p, err := reg.PutPlatform(ctx, in)
 				if err != nil {
 					return err
@@ -121,8 +130,12 @@ func (a *app) lti13Cmd() *cobra.Command {
 				for _, d := range p.Deployments {
 					deps = append(deps, d.DeploymentID)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "platform %s client %s saved (id %d, deployments %s)\n",
-					p.Issuer, p.ClientID, p.ID, strings.Join(deps, ", "))
+				verb := "saved"
+				if existed {
+					verb = "updated (its URLs replaced, deployment ids added)"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "platform %s client %s %s (id %d, deployments %s)\n",
+					p.Issuer, p.ClientID, verb, p.ID, strings.Join(deps, ", "))
 				fmt.Fprintf(cmd.OutOrStdout(), "its own login URL, for LMSs that send no client_id: <public URL>/lti/login/%d\n", p.ID)
 				return nil
 			})
@@ -131,7 +144,7 @@ func (a *app) lti13Cmd() *cobra.Command {
 	f := add.Flags()
 	f.StringVar(&in.Issuer, "issuer", "", "platform issuer (Moodle: its site URL)")
 	f.StringVar(&in.ClientID, "client-id", "", "client id the platform gave Labhub")
-	f.StringSliceVar(&in.Deployments, "deployment-id", nil, "deployment id (repeatable)")
+	f.StringSliceVar(&in.Deployments, "deployment-id", nil, "deployment id (repeatable; required unless --unknown-deployments add)")
 	f.StringVar(&in.AuthURL, "auth-url", "", "OIDC authorization endpoint (Moodle: <site>/mod/lti/auth.php)")
 	f.StringVar(&in.TokenURL, "token-url", "", "OAuth 2 token endpoint (Moodle: <site>/mod/lti/token.php)")
 	f.StringVar(&in.TokenAudience, "token-audience", "", "audience of token requests when it differs from the token URL")
@@ -139,7 +152,7 @@ func (a *app) lti13Cmd() *cobra.Command {
 	f.StringVar(&in.Name, "name", "", "a name for people")
 	f.StringSliceVar(&in.Origins, "origin", nil, "origin of the LMS's pages that frame Labhub (repeatable; default the issuer's)")
 	f.StringVar(&in.DeploymentPolicy, "unknown-deployments", "", "what launches from unlisted deployment ids get: reject (default) or add")
-	for _, n := range []string{"issuer", "client-id", "deployment-id", "auth-url", "jwks-url"} {
+	for _, n := range []string{"issuer", "client-id", "auth-url", "token-url", "jwks-url"} {
 		_ = add.MarkFlagRequired(n)
 	}
 	list := &cobra.Command{

@@ -151,7 +151,8 @@ func TestAdvantageCommands(t *testing.T) {
 
 	out = run("lti13", "add-platform", "--issuer", "https://blackboard.com", "--client-id", "bb",
 		"--deployment-id", "a", "--auth-url", "https://developer.blackboard.com/api/v1/gateway/oidcauth",
-		"--jwks-url", "https://developer.blackboard.com/jwks", "--origin", "https://school.blackboard.com")
+		"--jwks-url", "https://developer.blackboard.com/jwks", "--origin", "https://school.blackboard.com",
+		"--token-url", "https://developer.blackboard.com/api/v1/gateway/oauth2/jwttoken")
 	require.Contains(t, out, "/lti/login/1")
 	run("lti13", "update", "1", "--unknown-deployments", "add", "--deployment-id", "b")
 	out = run("lti13", "list")
@@ -192,4 +193,35 @@ func TestTokenCreateErrors(t *testing.T) {
 	out, err := labhub(t, nil, "token", "create", "alice", "--scope", "users:activity!user=alice", "--expires-in", "1h",
 		"--data-dir", dir)
 	require.NoError(t, err, out)
+}
+
+// add-platform refuses a platform that would refuse every launch or could
+// not send grades, and says when it replaced an earlier registration; so
+// does add-consumer for a replaced secret.
+func TestRegistrationCommandsSayWhatTheyDid(t *testing.T) {
+	dir := t.TempDir()
+	platform := []string{"lti13", "add-platform", "--issuer", "https://moodle.example", "--client-id", "abc",
+		"--auth-url", "https://moodle.example/mod/lti/auth.php", "--jwks-url", "https://moodle.example/mod/lti/certs.php",
+		"--data-dir", dir}
+	_, err := labhub(t, nil, append(platform, "--deployment-id", "", "--token-url", "https://moodle.example/token")...)
+	require.ErrorContains(t, err, "at least one deployment id")
+	_, err = labhub(t, nil, append(platform, "--deployment-id", "1")...)
+	require.ErrorContains(t, err, "token-url")
+	platform = append(platform, "--token-url", "https://moodle.example/mod/lti/token.php")
+	out, err := labhub(t, nil, append(platform, "--deployment-id", "1")...)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "abc saved")
+	out, err = labhub(t, nil, append(platform, "--deployment-id", "2")...)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "abc updated")
+	out, err = labhub(t, nil, append(platform, "--client-id", "def", "--unknown-deployments", "add")...)
+	require.NoError(t, err, out)
+
+	consumer := []string{"lti11", "add-consumer", "--key", "k1", "--secret", "s1", "--data-dir", dir}
+	out, err = labhub(t, nil, consumer...)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "k1 saved")
+	out, err = labhub(t, nil, consumer...)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "secret was replaced")
 }
