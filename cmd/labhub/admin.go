@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,12 +114,17 @@ func (a *app) lti11Cmd() *cobra.Command {
 func (a *app) lti13Cmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "lti13", Short: "Manage LTI 1.3 platforms"}
 	var in registry.PlatformInput
+	cfg := &config.Server{}
 	add := &cobra.Command{
 		Use:   "add-platform",
 		Short: "Register a platform (issuer and client id), or add deployment ids to one",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in.ByHand = true
+			public, err := publicURL(cfg, a.common, "")
+			if err != nil {
+				return err
+			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
 				_, err := reg.Platform(ctx, in.Issuer, in.ClientID)
 				existed := err == nil
@@ -136,7 +142,8 @@ func (a *app) lti13Cmd() *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "platform %s client %s %s (id %d, deployments %s)\n",
 					p.Issuer, p.ClientID, verb, p.ID, strings.Join(deps, ", "))
-				fmt.Fprintf(cmd.OutOrStdout(), "its own login URL, for LMSs that send no client_id: <public URL>/lti/login/%d\n", p.ID)
+				fmt.Fprintf(cmd.OutOrStdout(), "its own login URL, for LMSs that send no client_id: %slti/login/%d\n",
+					cmp.Or(public, "<public URL>/"), p.ID)
 				return nil
 			})
 		},
@@ -152,6 +159,8 @@ func (a *app) lti13Cmd() *cobra.Command {
 	f.StringVar(&in.Name, "name", "", "a name for people")
 	f.StringSliceVar(&in.Origins, "origin", nil, "origin of the LMS's pages that frame Labhub (repeatable; default the issuer's)")
 	f.StringVar(&in.DeploymentPolicy, "unknown-deployments", "", "what launches from unlisted deployment ids get: reject (default) or add")
+	// The server's settings give the public URL for the login URL printed.
+	config.DeclareServer(a.bind(f), cfg)
 	for _, n := range []string{"issuer", "client-id", "auth-url", "token-url", "jwks-url"} {
 		_ = add.MarkFlagRequired(n)
 	}

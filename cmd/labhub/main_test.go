@@ -225,3 +225,22 @@ func TestRegistrationCommandsSayWhatTheyDid(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "secret was replaced")
 }
+
+// add-platform and invite print addresses under the public URL serve's
+// settings give, and invite takes only an http(s) URL.
+func TestCommandsUsePublicURL(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"LABHUB_PUBLIC_URL": "https://labhub.example.edu/"}
+	out, err := labhub(t, env, "lti13", "invite", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.Regexp(t, `^https://labhub\.example\.edu/lti/register\?invite=`, out)
+	out, err = labhub(t, nil, "lti13", "add-platform", "--issuer", "https://moodle.example", "--client-id", "abc",
+		"--deployment-id", "1", "--auth-url", "https://moodle.example/auth", "--token-url", "https://moodle.example/token",
+		"--jwks-url", "https://moodle.example/certs", "--public-url", "https://hub.example.org/labs", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "https://hub.example.org/labs/lti/login/1\n")
+	for _, bad := range []string{"notaurl", "ftp://labhub.example.edu/"} {
+		_, err = labhub(t, nil, "lti13", "invite", bad, "--data-dir", dir)
+		require.ErrorContains(t, err, "absolute http or https URL", bad)
+	}
+}
