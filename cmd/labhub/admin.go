@@ -14,9 +14,9 @@ import (
 	"github.com/spf13/pflag"
 	"gorm.io/gorm"
 
+	"github.com/labhub/labhub/account"
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/config"
-	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/migrations"
 	"github.com/labhub/labhub/registry"
 	"github.com/labhub/labhub/store"
@@ -198,14 +198,24 @@ func (a *app) userCmd() *cobra.Command {
 		Short: "Add a user (or make an existing one admin with --admin)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, ok := course.NormalizeUsername(args[0])
-			if !ok {
-				return fmt.Errorf("%q cannot be a username", args[0])
-			}
+			name := account.Normalize(args[0])
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-				u := store.User{Name: name}
-				if err := db.WithContext(ctx).Where(store.User{Name: name}).FirstOrCreate(&u).Error; err != nil {
-					return fmt.Errorf("save user: %w", err)
+				var u store.User
+				err := db.WithContext(ctx).Where("name = ?", name).First(&u).Error
+				switch {
+				case errors.Is(err, gorm.ErrRecordNotFound):
+					// A new user follows the rule of accounts and sign-up;
+					// existing ones (from LTI, say) may be made admins.
+					if !account.ValidNewName(name) {
+						return fmt.Errorf("%q cannot be a username: use letters, digits, \".\", \"_\", \"-\" and \"@\", "+
+							"starting with a letter or digit", args[0])
+					}
+					u = store.User{Name: name}
+					if err := db.WithContext(ctx).Create(&u).Error; err != nil {
+						return fmt.Errorf("save user: %w", err)
+					}
+				case err != nil:
+					return fmt.Errorf("look up user %q: %w", name, err)
 				}
 				if admin && !u.Admin {
 					if err := db.WithContext(ctx).Model(&u).Update("admin", true).Error; err != nil {

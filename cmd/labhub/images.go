@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -41,8 +40,7 @@ func (a *app) imageCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
 				in := course.ImageInput{Name: args[0], Ref: args[1]}
-				var old store.Image
-				if db.WithContext(ctx).Where("name = ?", strings.ToLower(strings.TrimSpace(args[0]))).First(&old).Error == nil {
+				if old, err := catalogManager(db, nil, course.Options{}).LookupImage(ctx, args[0]); err == nil {
 					in.Description, in.MemDefault, in.MemMax = old.Description, old.MemDefault, old.MemMax
 					in.CPUDefault, in.CPUMax = old.CPUDefault, old.CPUMax
 				}
@@ -120,12 +118,12 @@ func (a *app) imageCmd() *cobra.Command {
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
 				err := catalogManager(db, nil, course.Options{}).DeleteImage(ctx, args[0])
 				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("the catalog has no image %q", args[0])
+					return fmt.Errorf("the catalog has no image %q (see labhub image list)", args[0])
 				}
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "image %s removed\n", args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "image %s removed\n", course.ImageName(args[0]))
 				return nil
 			})
 		},
@@ -134,9 +132,12 @@ func (a *app) imageCmd() *cobra.Command {
 		Use: "pull NAME", Short: "Pull a catalog image onto the Docker engine, showing progress", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-				var img store.Image
-				if err := db.WithContext(ctx).Where("name = ?", args[0]).First(&img).Error; err != nil {
-					return fmt.Errorf("the catalog has no image %q", args[0])
+				img, err := catalogManager(db, nil, course.Options{}).LookupImage(ctx, args[0])
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("the catalog has no image %q (see labhub image list)", args[0])
+				}
+				if err != nil {
+					return err
 				}
 				d, err := spawner.New(spawner.Options{Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {

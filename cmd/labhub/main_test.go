@@ -82,6 +82,8 @@ func TestAdminCommandErrors(t *testing.T) {
 		{"lti11", "add-consumer", "--key", "k"},
 		{"image", "add", "only-a-name"},
 		{"user", "add", "a/b"},
+		{"user", "add", "Bad Name"},
+		{"user", "add", "semi;colon"},
 		{"serve", "--public-url", "ftp://x"},
 		{"serve", "--mem-limit", "lots"},
 		{"serve", "--log-level", "loud"},
