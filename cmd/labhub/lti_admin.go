@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/labhub/labhub/config"
+	"github.com/labhub/labhub/lti"
 	"github.com/labhub/labhub/registry"
 	"github.com/labhub/labhub/store"
 	"github.com/labhub/labhub/toolkey"
@@ -70,7 +71,16 @@ func (a *app) lti13More() []*cobra.Command {
 			if err != nil {
 				return fmt.Errorf("platform id %q: use the ID column of labhub lti13 list", args[0])
 			}
+			fl := cmd.Flags()
+			if !fl.Changed("unknown-deployments") && !fl.Changed("origin") && !fl.Changed("deployment-id") {
+				return errors.New("nothing to change: give --unknown-deployments, --origin or --deployment-id")
+			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				if _, err := reg.PlatformByID(ctx, args[0]); errors.Is(err, lti.ErrUnknownPlatform) {
+					return fmt.Errorf("no LTI 1.3 platform with id %d (see labhub lti13 list)", id)
+				} else if err != nil {
+					return err
+				}
 				if policy != "" {
 					if err := reg.SetDeploymentPolicy(ctx, uint(id), policy); err != nil {
 						return err
