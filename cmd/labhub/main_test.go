@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
 	"github.com/labhub/labhub/auth"
@@ -245,4 +247,28 @@ func TestCommandsUsePublicURL(t *testing.T) {
 		_, err = labhub(t, nil, "lti13", "invite", bad, "--data-dir", dir)
 		require.ErrorContains(t, err, "absolute http or https URL", bad)
 	}
+}
+
+// Every flag's value name in the help is a word: pflag takes a back-quoted
+// word of the usage for it, which the settings' usages must not feed it.
+func TestHelpValueNames(t *testing.T) {
+	root := newRoot()
+	serve, _, err := root.Find([]string{"serve"})
+	require.NoError(t, err)
+	word := regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9]*$`)
+	var n int
+	check := func(f *pflag.Flag) {
+		n++
+		name, _ := pflag.UnquoteUsage(f)
+		if name != "" {
+			require.Regexp(t, word, name, "--%s", f.Name)
+		}
+	}
+	serve.Flags().VisitAll(check)
+	serve.InheritedFlags().VisitAll(check)
+	require.Greater(t, n, 50)
+	out, err := labhub(t, nil, "serve", "--help")
+	require.NoError(t, err)
+	require.Contains(t, out, "--grade-poll duration")
+	require.Contains(t, out, "'labhub grade'")
 }
