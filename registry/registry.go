@@ -134,7 +134,11 @@ type PlatformInput struct {
 	ByHand bool
 }
 
-func (p *PlatformInput) validate() error {
+// Validate checks the registration and normalises its origins; PutPlatform
+// calls it, and callers may to refuse bad input before opening anything.
+// Whether the platform is left with a deployment is PutPlatform's check,
+// as it depends on what is stored.
+func (p *PlatformInput) Validate() error {
 	if p.Issuer == "" || p.ClientID == "" {
 		return errors.New("a platform needs an issuer and a client id")
 	}
@@ -182,7 +186,7 @@ func checkURL(name, v string, required bool) error {
 // PutPlatform adds a platform or updates the one with the same issuer and
 // client id; deployment ids are added to those it has.
 func (r *Registry) PutPlatform(ctx context.Context, in PlatformInput) (*store.Platform, error) {
-	if err := in.validate(); err != nil {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
 	var p store.Platform

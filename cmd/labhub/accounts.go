@@ -72,6 +72,9 @@ func (a *app) accountCmd() *cobra.Command {
 		Short: "Create an approved account (password from LABHUB_PASSWORD or standard input)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !account.ValidNewName(account.Normalize(args[0])) {
+				return fmt.Errorf("%q cannot be a username", account.Normalize(args[0]))
+			}
 			pw, err := readPassword(cmd)
 			if err != nil {
 				return err

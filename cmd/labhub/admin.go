@@ -17,6 +17,7 @@ import (
 	"github.com/labhub/labhub/account"
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/config"
+	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/migrations"
 	"github.com/labhub/labhub/registry"
 	"github.com/labhub/labhub/store"
@@ -70,6 +71,9 @@ func (a *app) lti11Cmd() *cobra.Command {
 			if secret == "" {
 				secret = os.Getenv("LABHUB_LTI11_SECRET")
 			}
+			if strings.TrimSpace(key) == "" || secret == "" {
+				return errors.New("a consumer needs a key and a secret (--secret or LABHUB_LTI11_SECRET)")
+			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
 				_, err := reg.Consumer(ctx, strings.TrimSpace(key))
 				existed := err == nil
@@ -121,6 +125,9 @@ func (a *app) lti13Cmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in.ByHand = true
+			if err := in.Validate(); err != nil {
+				return err
+			}
 			public, err := publicURL(cfg, a.common, "")
 			if err != nil {
 				return err
@@ -199,6 +206,9 @@ func (a *app) userCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := account.Normalize(args[0])
+			if _, ok := course.NormalizeUsername(name); !ok {
+				return fmt.Errorf("%q cannot be a username", args[0])
+			}
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
 				var u store.User
 				err := db.WithContext(ctx).Where("name = ?", name).First(&u).Error

@@ -38,35 +38,45 @@ func (a *app) imageCmd() *cobra.Command {
 		Short: "Add an image to the catalog, or change an entry (only the options given change)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Parse and check what was given before opening the state.
+			fl := cmd.Flags()
+			given := course.ImageInput{Name: args[0], Ref: args[1], Description: desc}
+			for _, m := range []struct {
+				flag string
+				val  string
+				dst  *int64
+			}{{"mem-default", memDefault, &given.MemDefault}, {"mem-max", memMax, &given.MemMax}} {
+				if !fl.Changed(m.flag) {
+					continue
+				}
+				n, err := config.ParseBytes(m.val)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", m.flag, err)
+				}
+				*m.dst = n
+			}
+			given.CPUDefault, given.CPUMax = int64(cpuDefault*1e9), int64(cpuMax*1e9)
+			if err := (&course.ImageInput{Name: given.Name, Ref: given.Ref, Description: given.Description}).Validate(); err != nil {
+				return err
+			}
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-				in := course.ImageInput{Name: args[0], Ref: args[1]}
+				in := course.ImageInput{Name: given.Name, Ref: given.Ref}
 				if old, err := catalogManager(db, nil, course.Options{}).LookupImage(ctx, args[0]); err == nil {
 					in.Description, in.MemDefault, in.MemMax = old.Description, old.MemDefault, old.MemMax
 					in.CPUDefault, in.CPUMax = old.CPUDefault, old.CPUMax
 				}
-				fl := cmd.Flags()
+				// Only the options given change an existing entry.
+				for _, o := range []struct {
+					flag     string
+					src, dst *int64
+				}{{"mem-default", &given.MemDefault, &in.MemDefault}, {"mem-max", &given.MemMax, &in.MemMax},
+					{"cpu-default", &given.CPUDefault, &in.CPUDefault}, {"cpu-max", &given.CPUMax, &in.CPUMax}} {
+					if fl.Changed(o.flag) {
+						*o.dst = *o.src
+					}
+				}
 				if fl.Changed("description") {
 					in.Description = desc
-				}
-				for _, m := range []struct {
-					flag string
-					val  string
-					dst  *int64
-				}{{"mem-default", memDefault, &in.MemDefault}, {"mem-max", memMax, &in.MemMax}} {
-					if !fl.Changed(m.flag) {
-						continue
-					}
-					n, err := config.ParseBytes(m.val)
-					if err != nil {
-						return fmt.Errorf("--%s: %w", m.flag, err)
-					}
-					*m.dst = n
-				}
-				if fl.Changed("cpu-default") {
-					in.CPUDefault = int64(cpuDefault * 1e9)
-				}
-				if fl.Changed("cpu-max") {
-					in.CPUMax = int64(cpuMax * 1e9)
 				}
 				img, err := catalogManager(db, nil, course.Options{}).PutImage(ctx, in)
 				if err != nil {

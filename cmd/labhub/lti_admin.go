@@ -75,6 +75,9 @@ func (a *app) lti13More() []*cobra.Command {
 			if !fl.Changed("unknown-deployments") && !fl.Changed("origin") && !fl.Changed("deployment-id") {
 				return errors.New("nothing to change: give --unknown-deployments, --origin or --deployment-id")
 			}
+			if policy != "" && policy != registry.PolicyReject && policy != registry.PolicyAdd {
+				return fmt.Errorf("--unknown-deployments %q: use %s or %s", policy, registry.PolicyReject, registry.PolicyAdd)
+			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
 				if _, err := reg.PlatformByID(ctx, args[0]); errors.Is(err, lti.ErrUnknownPlatform) {
 					return fmt.Errorf("no LTI 1.3 platform with id %d (see labhub lti13 list)", id)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -271,4 +272,40 @@ func TestHelpValueNames(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "--grade-poll duration")
 	require.Contains(t, out, "'labhub grade'")
+}
+
+// Commands check their input before opening the state, so a refused
+// command creates no data directory, and a command that creates one says
+// so (serve, demo and migrate create one as a matter of course).
+func TestNewDataDirectory(t *testing.T) {
+	t.Setenv("LABHUB_LTI11_SECRET", "")
+	t.Setenv("LABHUB_PASSWORD", "")
+	for _, args := range [][]string{
+		{"lti11", "add-consumer", "--key", "k1"},
+		{"lti13", "add-platform", "--issuer", "not a url", "--client-id", "x", "--deployment-id", "1",
+			"--auth-url", "https://a/auth", "--token-url", "https://a/token", "--jwks-url", "https://a/jwks"},
+		{"image", "add", "Bad Name!", "x"},
+		{"image", "add", "ok", "ref:1", "--mem-max", "lots"},
+		{"user", "add", "a/b"},
+		{"account", "add", "Two Words"},
+		{"token", "create", "alice", "--scope", "bogus"},
+		{"lti13", "update", "1", "--unknown-deployments", "sometimes"},
+		{"lti13", "invite", "notaurl"},
+	} {
+		dir := filepath.Join(t.TempDir(), "new")
+		_, err := labhub(t, nil, append(args, "--data-dir", dir)...)
+		require.Error(t, err, args)
+		require.NoDirExists(t, dir, "labhub %s", strings.Join(args, " "))
+	}
+	dir := filepath.Join(t.TempDir(), "new")
+	out, err := labhub(t, nil, "lti11", "list", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "created a new data directory at "+dir+"\n")
+	out, err = labhub(t, nil, "lti11", "list", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.NotContains(t, out, "new data directory")
+	dir = filepath.Join(t.TempDir(), "new")
+	out, err = labhub(t, nil, "migrate", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.NotContains(t, out, "new data directory")
 }
