@@ -219,6 +219,12 @@ func (s *Service) AccountOf(ctx context.Context, userID uint) (*store.NativeAcco
 	return &a, nil
 }
 
+// AccountByName returns the native account of that login name (in any
+// case), or store.ErrNotFound.
+func (s *Service) AccountByName(ctx context.Context, name string) (*store.NativeAccount, error) {
+	return s.byName(ctx, name)
+}
+
 func (s *Service) byName(ctx context.Context, name string) (*store.NativeAccount, error) {
 	var a store.NativeAccount
 	err := s.db.WithContext(ctx).Where("username = ?", Normalize(name)).First(&a).Error

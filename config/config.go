@@ -67,9 +67,13 @@ func (s *Set) add(st Setting) {
 	}
 	ann := append([]string{}, st.Env...)
 	_ = s.fs.SetAnnotation(st.Flag, "env", ann)
+	f := s.fs.Lookup(st.Flag)
+	// pflag would take a back-quoted word of the usage for the flag's value
+	// name (--grade-poll labhub grade); the help text quotes it plainly, and
+	// the value name stays the type. Markdown keeps the back quotes.
+	f.Usage = strings.ReplaceAll(st.Usage, "`", "'")
 	if len(st.Env) > 0 {
-		f := s.fs.Lookup(st.Flag)
-		f.Usage = fmt.Sprintf("%s (env %s)", st.Usage, strings.Join(st.Env, ", "))
+		f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, strings.Join(st.Env, ", "))
 	}
 }
 

@@ -35,7 +35,7 @@ var refRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:/@-]{0,499}$`)
 // Validate checks an entry and returns a message for the person who wrote
 // it, or nil.
 func (in *ImageInput) Validate() error {
-	in.Name = strings.ToLower(strings.TrimSpace(in.Name))
+	in.Name = ImageName(in.Name)
 	in.Ref = strings.TrimSpace(in.Ref)
 	in.Description = strings.TrimSpace(in.Description)
 	var errs []string
@@ -100,6 +100,7 @@ var ErrImageInUse = errors.New("image in use")
 // DeleteImage removes the catalog entry name. An entry that a course uses
 // stays; the error says which courses.
 func (m *Manager) DeleteImage(ctx context.Context, name string) error {
+	name = ImageName(name)
 	db := m.db.WithContext(ctx)
 	var img store.Image
 	if err := db.Where("name = ?", name).First(&img).Error; err != nil {
@@ -167,15 +168,31 @@ func (m *Manager) Catalog(ctx context.Context) ([]CatalogImage, error) {
 	return out, nil
 }
 
-// Image returns the catalog entry name.
-func (m *Manager) Image(ctx context.Context, name string) (CatalogImage, error) {
+// ImageName returns the canonical form of a catalog image name, the form
+// it is stored and looked up in: lower case, without surrounding space.
+func ImageName(name string) string {
+	return strings.ToLower(strings.TrimSpace(name))
+}
+
+// LookupImage returns the catalog entry name (in any case), or
+// store.ErrNotFound.
+func (m *Manager) LookupImage(ctx context.Context, name string) (store.Image, error) {
 	var img store.Image
-	err := m.db.WithContext(ctx).Where("name = ?", name).First(&img).Error
+	err := m.db.WithContext(ctx).Where("name = ?", ImageName(name)).First(&img).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return CatalogImage{}, store.ErrNotFound
+		return store.Image{}, store.ErrNotFound
 	}
 	if err != nil {
-		return CatalogImage{}, fmt.Errorf("load image: %w", err)
+		return store.Image{}, fmt.Errorf("load image: %w", err)
+	}
+	return img, nil
+}
+
+// Image returns the catalog entry name with whether the engine has it.
+func (m *Manager) Image(ctx context.Context, name string) (CatalogImage, error) {
+	img, err := m.LookupImage(ctx, name)
+	if err != nil {
+		return CatalogImage{}, err
 	}
 	ci := CatalogImage{Image: img}
 	if ci.Present, err = m.docker.ImagePresent(ctx, img.Ref); err != nil {

@@ -88,7 +88,7 @@ func (m *Manager) planFor(ctx context.Context, c store.Course, a *store.Activity
 	db := m.db.WithContext(ctx)
 	if a != nil && a.Image != "" {
 		var img store.Image
-		err := db.Where("name = ?", a.Image).First(&img).Error
+		err := db.Where("name = ?", ImageName(a.Image)).First(&img).Error
 		switch {
 		case errors.Is(err, gorm.ErrRecordNotFound):
 			p.imageErr = &userError{fmt.Sprintf("The image %q chosen for this activity is not in Labhub's catalog. Ask your teacher to pick another one.", a.Image)}

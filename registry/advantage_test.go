@@ -60,7 +60,7 @@ func TestFrameAncestors(t *testing.T) {
 	db := testutil.SQLite(t)
 	r := registry.New(db, keyring(t), nil)
 	_, err := r.PutPlatform(ctx, registry.PlatformInput{Issuer: "https://moodle.example.edu/moodle", ClientID: "c",
-		AuthURL: "https://moodle.example.edu/moodle/mod/lti/auth.php", JWKSURL: "https://moodle.example.edu/moodle/mod/lti/certs.php"})
+		AuthURL: "https://moodle.example.edu/moodle/mod/lti/auth.php", JWKSURL: "https://moodle.example.edu/moodle/mod/lti/certs.php", Deployments: []string{"1"}})
 	require.NoError(t, err)
 	got, err := r.FrameAncestors(ctx)
 	require.NoError(t, err)
@@ -69,7 +69,7 @@ func TestFrameAncestors(t *testing.T) {
 	// Canvas: the issuer is shared, the pages live on the institution's host.
 	sp, err := r.PutPlatform(ctx, registry.PlatformInput{Issuer: "https://canvas.instructure.com", ClientID: "1000",
 		AuthURL: "https://sso.canvaslms.com/api/lti/authorize_redirect", JWKSURL: "https://sso.canvaslms.com/api/lti/security/jwks",
-		Origins: []string{"https://School.Instructure.com", "https://school.instructure.com/"}})
+		Origins: []string{"https://School.Instructure.com", "https://school.instructure.com/"}, Deployments: []string{"1"}})
 	require.NoError(t, err)
 	require.Equal(t, "https://school.instructure.com", sp.Origins)
 	got, err = r.FrameAncestors(ctx)

@@ -107,6 +107,11 @@ func (r *Registry) Consumers(ctx context.Context) ([]store.Consumer, error) {
 	return out, nil
 }
 
+// ErrNoDeployment is returned for a platform that would accept no launch:
+// it has no deployment id and rejects unknown ones.
+var ErrNoDeployment = errors.New("a platform needs at least one deployment id, unless it adds unknown deployments " +
+	"(policy " + PolicyAdd + "): with none, every launch would be refused")
+
 // PlatformInput is a platform registration as an administrator enters it.
 type PlatformInput struct {
 	Name, Issuer, ClientID                    string
@@ -120,9 +125,20 @@ type PlatformInput struct {
 	// platform rejects unknown deployments and an existing one keeps its
 	// policy.
 	DeploymentPolicy string
+	// ByHand marks a registration an administrator typed in (the command
+	// line or the console's form): it must name the token URL, which grades
+	// and roster synchronisation need, so that a forgotten one shows at
+	// once rather than at the first grade. Dynamic registration leaves it
+	// false: a platform that offers no services advertises no token
+	// endpoint, and launches work without one.
+	ByHand bool
 }
 
-func (p *PlatformInput) validate() error {
+// Validate checks the registration and normalises its origins; PutPlatform
+// calls it, and callers may to refuse bad input before opening anything.
+// Whether the platform is left with a deployment is PutPlatform's check,
+// as it depends on what is stored.
+func (p *PlatformInput) Validate() error {
 	if p.Issuer == "" || p.ClientID == "" {
 		return errors.New("a platform needs an issuer and a client id")
 	}
@@ -131,10 +147,11 @@ func (p *PlatformInput) validate() error {
 			return err
 		}
 	}
-	for _, f := range []struct{ name, v string }{{"token URL", p.TokenURL}, {"token audience", p.TokenAudience}} {
-		if err := checkURL(f.name, f.v, false); err != nil {
-			return err
-		}
+	if err := checkURL("token URL", p.TokenURL, p.ByHand); err != nil {
+		return err
+	}
+	if err := checkURL("token audience", p.TokenAudience, false); err != nil {
+		return err
 	}
 	for _, d := range p.Deployments {
 		if strings.TrimSpace(d) == "" {
@@ -169,7 +186,7 @@ func checkURL(name, v string, required bool) error {
 // PutPlatform adds a platform or updates the one with the same issuer and
 // client id; deployment ids are added to those it has.
 func (r *Registry) PutPlatform(ctx context.Context, in PlatformInput) (*store.Platform, error) {
-	if err := in.validate(); err != nil {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
 	var p store.Platform
@@ -204,7 +221,13 @@ func (r *Registry) PutPlatform(ctx context.Context, in PlatformInput) (*store.Pl
 				return fmt.Errorf("store deployment %s: %w", d, err)
 			}
 		}
-		return tx.Preload("Deployments").First(&p, p.ID).Error
+		if err := tx.Preload("Deployments").First(&p, p.ID).Error; err != nil {
+			return fmt.Errorf("load platform: %w", err)
+		}
+		if len(p.Deployments) == 0 && p.DeploymentPolicy != PolicyAdd {
+			return ErrNoDeployment
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -101,10 +101,25 @@ func TestPlatforms(t *testing.T) {
 				{Issuer: "https://a", ClientID: "x", AuthURL: "ftp://a", JWKSURL: in.JWKSURL},
 				{Issuer: "https://a", ClientID: "x", AuthURL: in.AuthURL, JWKSURL: "not a url"},
 				{Issuer: "https://a", ClientID: "x", AuthURL: in.AuthURL, JWKSURL: in.JWKSURL, Deployments: []string{" "}},
+				{Issuer: "https://a", ClientID: "x", AuthURL: in.AuthURL, JWKSURL: in.JWKSURL, Deployments: []string{""}},
+				{Issuer: "https://a", ClientID: "x", AuthURL: in.AuthURL, JWKSURL: in.JWKSURL},
+				{Issuer: "https://a", ClientID: "x", AuthURL: in.AuthURL, JWKSURL: in.JWKSURL, Deployments: []string{"1"},
+					ByHand: true},
 			} {
 				_, err := r.PutPlatform(ctx, bad)
 				require.Error(t, err, "%+v", bad)
 			}
+			_, err = r.Platform(ctx, "https://a", "x")
+			require.ErrorIs(t, err, lti.ErrUnknownPlatform, "a refused platform is not stored")
+
+			// A platform that adds unknown deployments needs none to start
+			// with; one typed in by hand needs its token URL.
+			_, err = r.PutPlatform(ctx, registry.PlatformInput{Issuer: "https://a", ClientID: "x", AuthURL: in.AuthURL,
+				JWKSURL: in.JWKSURL, DeploymentPolicy: registry.PolicyAdd})
+			require.NoError(t, err)
+			_, err = r.PutPlatform(ctx, registry.PlatformInput{Issuer: "https://b", ClientID: "x", AuthURL: in.AuthURL,
+				JWKSURL: in.JWKSURL, TokenURL: "https://b/token", Deployments: []string{"1"}, ByHand: true})
+			require.NoError(t, err)
 		})
 	}
 }

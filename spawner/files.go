@@ -21,8 +21,21 @@ import (
 
 // ReadTar returns a tar stream of path (a file or directory inside one of
 // the mounts; directories are archived with their contents, under their own
-// name). Closing the stream removes the helper container.
+// name). A read-only mount of a volume that does not exist gives
+// ErrNotFound rather than creating the volume: reading creates nothing.
+// Closing the stream removes the helper container.
 func (d *Docker) ReadTar(ctx context.Context, image string, mounts []Mount, p string) (io.ReadCloser, error) {
+	for _, m := range mounts {
+		if !m.ReadOnly {
+			continue
+		}
+		if _, err := d.inspectVolume(ctx, m.Volume); err != nil {
+			if cerrdefs.IsNotFound(err) {
+				return nil, fmt.Errorf("reading %s: volume %s: %w", p, m.Volume, ErrNotFound)
+			}
+			return nil, fmt.Errorf("reading %s: inspect volume %s: %w", p, m.Volume, err)
+		}
+	}
 	id, err := d.createHelper(ctx, image, mounts)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)

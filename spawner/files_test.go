@@ -91,6 +91,13 @@ func TestReadWriteTar(t *testing.T) {
 	_, err = e.d.ReadTar(ctx, e.image, mounts, "/src/missing")
 	require.ErrorIs(t, err, spawner.ErrNotFound)
 
+	// Reading from a volume that does not exist creates none.
+	gone := spawner.HomeVolumeName(e.prefix, "never")
+	_, err = e.d.ReadTar(ctx, e.image, []spawner.Mount{{Volume: gone, Target: "/gone", ReadOnly: true}}, "/gone")
+	require.ErrorIs(t, err, spawner.ErrNotFound)
+	_, err = e.cli.VolumeInspect(ctx, gone)
+	require.Error(t, err, "reading must not create the volume")
+
 	// No helper container is left behind.
 	left, err := e.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
 		filters.Arg("label", "labhub.helper=true"), filters.Arg("label", testLabel+"="+e.test))})

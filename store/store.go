@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,20 +46,25 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 		if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") && !strings.Contains(dsn, "host=") {
 			return nil, fmt.Errorf("database %q is not a PostgreSQL DSN (postgres://user:pass@host/db)", redact(dsn))
 		}
+		// GORM logs a failed open itself, raw; the error returned says it
+		// once, with the host and without the password.
+		cfg.Logger = logger.Discard
+		host := dsnHost(dsn)
 		g, err := gorm.Open(postgres.Open(dsn), cfg)
 		if err != nil {
-			return nil, fmt.Errorf("open postgresql: %w", err)
+			return nil, fmt.Errorf("open postgresql at %s: %w", host, err)
 		}
+		g.Logger = newLogger(log)
 		sqlDB, err := g.DB()
 		if err != nil {
-			return nil, fmt.Errorf("open postgresql: %w", err)
+			return nil, fmt.Errorf("open postgresql at %s: %w", host, err)
 		}
 		sqlDB.SetMaxOpenConns(20)
 		// Keep what was opened: a new connection costs a TLS handshake and
 		// a login (database/sql keeps only two by default).
 		sqlDB.SetMaxIdleConns(20)
 		if err := sqlDB.PingContext(ctx); err != nil {
-			return nil, fmt.Errorf("connect to postgresql: %w", err)
+			return nil, fmt.Errorf("connect to postgresql at %s: %w", host, err)
 		}
 		return &DB{DB: g}, nil
 	}
@@ -128,6 +134,19 @@ func (db *DB) Backup(ctx context.Context, now time.Time) (string, error) {
 func IsUniqueViolation(err error) bool {
 	return errors.Is(err, gorm.ErrDuplicatedKey) ||
 		(err != nil && strings.Contains(strings.ToLower(err.Error()), "unique constraint"))
+}
+
+// dsnHost returns the host (and port) a PostgreSQL DSN names, for messages.
+func dsnHost(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Host != "" {
+		return u.Host
+	}
+	for _, f := range strings.Fields(dsn) {
+		if h, ok := strings.CutPrefix(f, "host="); ok {
+			return h
+		}
+	}
+	return "the default host"
 }
 
 func redact(dsn string) string {

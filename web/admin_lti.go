@@ -115,14 +115,20 @@ func (s *Server) adminAddPlatform(c *gin.Context) {
 		ClientID: strings.TrimSpace(f.Get("client_id")), AuthURL: strings.TrimSpace(f.Get("auth_url")),
 		TokenURL: strings.TrimSpace(f.Get("token_url")), TokenAudience: strings.TrimSpace(f.Get("token_audience")),
 		JWKSURL: strings.TrimSpace(f.Get("jwks_url")), Deployments: fields(f.Get("deployments")),
-		Origins: fields(f.Get("origins")), DeploymentPolicy: f.Get("policy")}
+		Origins: fields(f.Get("origins")), DeploymentPolicy: f.Get("policy"), ByHand: true}
+	_, err := s.Registry.Platform(c.Request.Context(), in.Issuer, in.ClientID)
+	existed := err == nil
 	p, err := s.Registry.PutPlatform(c.Request.Context(), in)
 	if err != nil {
 		s.renderAdmin(c, http.StatusBadRequest, sess, u, adminView{Problem: "The platform was not saved: " + err.Error()})
 		return
 	}
 	s.logger(c).Info("registered platform by hand", "platform_id", p.ID, "issuer", p.Issuer, "admin", u.Name)
-	s.renderAdmin(c, http.StatusOK, sess, u, adminView{Notice: "Saved the platform " + p.Issuer + "."})
+	notice := "Saved the platform " + p.Issuer + "."
+	if existed {
+		notice = "Updated the platform " + p.Issuer + " (client " + p.ClientID + "): its URLs were replaced and deployment ids added."
+	}
+	s.renderAdmin(c, http.StatusOK, sess, u, adminView{Notice: notice})
 }
 
 // adminUpdatePlatform changes a platform's policy and origins or adds a

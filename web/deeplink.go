@@ -161,7 +161,7 @@ func (s *Server) pickedItem(c *gin.Context, f *pickForm) (lti.ResourceLinkItem, 
 		problems = append(problems, "Make the title shorter than 256 characters.")
 	}
 	custom := map[string]string{}
-	if f.Image != "" {
+	if f.Image = course.ImageName(f.Image); f.Image != "" {
 		var n int64
 		err := s.DB.WithContext(c.Request.Context()).Model(&store.Image{}).Where("name = ?", f.Image).Count(&n).Error
 		if err != nil || n == 0 {

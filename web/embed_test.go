@@ -263,11 +263,25 @@ func TestAdminConsole(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, body, "is not a web origin")
 
-	status, _ = form(url.Values{"path": {"/platforms"}, "issuer": {"https://canvas.instructure.com"},
+	canvas := url.Values{"path": {"/platforms"}, "issuer": {"https://canvas.instructure.com"},
 		"client_id": {"10000000000009"}, "deployments": {"a, b"},
 		"auth_url": {"https://sso.canvaslms.com/api/lti/authorize_redirect"},
-		"jwks_url": {"https://sso.canvaslms.com/api/lti/security/jwks"}, "origins": {"https://school.instructure.com"}})
+		"jwks_url": {"https://sso.canvaslms.com/api/lti/security/jwks"}, "origins": {"https://school.instructure.com"}}
+	status, body = form(canvas)
+	require.Equal(t, http.StatusBadRequest, status, "a platform typed in needs its token URL")
+	require.Contains(t, body, "token URL is required")
+	canvas.Set("token_url", "https://sso.canvaslms.com/login/oauth2/token")
+	canvas.Set("deployments", " ")
+	status, body = form(canvas)
+	require.Equal(t, http.StatusBadRequest, status, "and a deployment id")
+	require.Contains(t, body, "at least one deployment id")
+	canvas.Set("deployments", "a, b")
+	status, body = form(canvas)
 	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "Saved the platform")
+	status, body = form(canvas)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "Updated the platform")
 	status, body = form(url.Values{"path": {"/platforms"}, "issuer": {"x"}})
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, body, "was not saved")

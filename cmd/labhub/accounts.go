@@ -72,6 +72,9 @@ func (a *app) accountCmd() *cobra.Command {
 		Short: "Create an approved account (password from LABHUB_PASSWORD or standard input)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !account.ValidNewName(account.Normalize(args[0])) {
+				return fmt.Errorf("%q cannot be a username", account.Normalize(args[0]))
+			}
 			pw, err := readPassword(cmd)
 			if err != nil {
 				return err
@@ -93,13 +96,18 @@ func (a *app) accountCmd() *cobra.Command {
 		Short: "Set a new password (from LABHUB_PASSWORD or standard input) and lift a lockout",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pw, err := readPassword(cmd)
-			if err != nil {
-				return err
-			}
 			return a.withAccounts(cmd, func(ctx context.Context, s *account.Service) error {
-				if err := s.ResetPassword(ctx, args[0], pw, pw); err != nil {
+				// Say that the account does not exist before asking for a
+				// password for it.
+				if _, err := s.AccountByName(ctx, args[0]); err != nil {
+					return accountError(args[0], err)
+				}
+				pw, err := readPassword(cmd)
+				if err != nil {
 					return err
+				}
+				if err := s.ResetPassword(ctx, args[0], pw, pw); err != nil {
+					return accountError(args[0], err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "password of %s reset\n", account.Normalize(args[0]))
 				return nil
@@ -112,7 +120,7 @@ func (a *app) accountCmd() *cobra.Command {
 			return a.withAccounts(cmd, func(ctx context.Context, s *account.Service) error {
 				acc, err := s.Approve(ctx, args[0])
 				if err != nil {
-					return err
+					return accountError(args[0], err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "account %s approved\n", acc.Username)
 				return nil
@@ -138,6 +146,15 @@ func (a *app) accountCmd() *cobra.Command {
 	}
 	cmd.AddCommand(add, reset, approve, list)
 	return cmd
+}
+
+// accountError says which account was not found, for store.ErrNotFound,
+// and returns other errors as they are.
+func accountError(name string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no account %q (see labhub account list)", name)
+	}
+	return err
 }
 
 // withAccounts runs f with an account service on the state; the password

@@ -117,3 +117,22 @@ func TestUserlistAdminsAtStart(t *testing.T) {
 	_, err = newAccounts(context.Background(), &cfg.Accounts, db, keys, nil)
 	require.Error(t, err)
 }
+
+// Commands that find nothing say what they looked for, before asking for
+// anything.
+func TestCommandsSayWhatIsMissing(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LABHUB_PASSWORD", "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"account", "reset-password", "nobody"}, `no account "nobody" (see labhub account list)`},
+		{[]string{"account", "approve", "nobody"}, `no account "nobody" (see labhub account list)`},
+		{[]string{"lti13", "update", "99", "--unknown-deployments", "add"}, "no LTI 1.3 platform with id 99 (see labhub lti13 list)"},
+		{[]string{"lti13", "update", "1"}, "nothing to change: give --unknown-deployments, --origin or --deployment-id"},
+	} {
+		_, err := labhub(t, nil, append(c.args, "--data-dir", dir)...)
+		require.EqualError(t, err, c.want, c.args)
+	}
+}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -9,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"gorm.io/gorm"
 
+	"github.com/labhub/labhub/account"
 	"github.com/labhub/labhub/auth"
 	"github.com/labhub/labhub/config"
 	"github.com/labhub/labhub/course"
@@ -63,10 +67,19 @@ func (a *app) lti11Cmd() *cobra.Command {
 		Short: "Add a consumer, or change the secret of an existing key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(key) == "" || secret == "" {
+				return errors.New("a consumer needs a key and a secret (--secret, LABHUB_LTI11_SECRET or LTI_SHARED_SECRET)")
+			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				_, err := reg.Consumer(ctx, strings.TrimSpace(key))
+				existed := err == nil
 				c, err := reg.PutConsumer(ctx, key, secret, name)
 				if err != nil {
 					return err
+				}
+				if existed {
+					fmt.Fprintf(cmd.OutOrStdout(), "consumer %s updated: its secret was replaced (id %d)\n", c.Key, c.ID)
+					return nil
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "consumer %s saved (id %d)\n", c.Key, c.ID)
 				return nil
@@ -101,12 +114,23 @@ func (a *app) lti11Cmd() *cobra.Command {
 func (a *app) lti13Cmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "lti13", Short: "Manage LTI 1.3 platforms"}
 	var in registry.PlatformInput
+	cfg := &config.Server{}
 	add := &cobra.Command{
 		Use:   "add-platform",
 		Short: "Register a platform (issuer and client id), or add deployment ids to one",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			in.ByHand = true
+			if err := in.Validate(); err != nil {
+				return err
+			}
+			public, err := publicURL(cfg, a.common, "")
+			if err != nil {
+				return err
+			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				_, err := reg.Platform(ctx, in.Issuer, in.ClientID)
+				existed := err == nil
 				p, err := reg.PutPlatform(ctx, in)
 				if err != nil {
 					return err
@@ -115,9 +139,14 @@ func (a *app) lti13Cmd() *cobra.Command {
 				for _, d := range p.Deployments {
 					deps = append(deps, d.DeploymentID)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "platform %s client %s saved (id %d, deployments %s)\n",
-					p.Issuer, p.ClientID, p.ID, strings.Join(deps, ", "))
-				fmt.Fprintf(cmd.OutOrStdout(), "its own login URL, for LMSs that send no client_id: <public URL>/lti/login/%d\n", p.ID)
+				verb := "saved"
+				if existed {
+					verb = "updated (its URLs replaced, deployment ids added)"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "platform %s client %s %s (id %d, deployments %s)\n",
+					p.Issuer, p.ClientID, verb, p.ID, strings.Join(deps, ", "))
+				fmt.Fprintf(cmd.OutOrStdout(), "its own login URL, for LMSs that send no client_id: %slti/login/%d\n",
+					cmp.Or(public, "<public URL>/"), p.ID)
 				return nil
 			})
 		},
@@ -125,7 +154,7 @@ func (a *app) lti13Cmd() *cobra.Command {
 	f := add.Flags()
 	f.StringVar(&in.Issuer, "issuer", "", "platform issuer (Moodle: its site URL)")
 	f.StringVar(&in.ClientID, "client-id", "", "client id the platform gave Labhub")
-	f.StringSliceVar(&in.Deployments, "deployment-id", nil, "deployment id (repeatable)")
+	f.StringSliceVar(&in.Deployments, "deployment-id", nil, "deployment id (repeatable; required unless --unknown-deployments add)")
 	f.StringVar(&in.AuthURL, "auth-url", "", "OIDC authorization endpoint (Moodle: <site>/mod/lti/auth.php)")
 	f.StringVar(&in.TokenURL, "token-url", "", "OAuth 2 token endpoint (Moodle: <site>/mod/lti/token.php)")
 	f.StringVar(&in.TokenAudience, "token-audience", "", "audience of token requests when it differs from the token URL")
@@ -133,7 +162,9 @@ func (a *app) lti13Cmd() *cobra.Command {
 	f.StringVar(&in.Name, "name", "", "a name for people")
 	f.StringSliceVar(&in.Origins, "origin", nil, "origin of the LMS's pages that frame Labhub (repeatable; default the issuer's)")
 	f.StringVar(&in.DeploymentPolicy, "unknown-deployments", "", "what launches from unlisted deployment ids get: reject (default) or add")
-	for _, n := range []string{"issuer", "client-id", "deployment-id", "auth-url", "jwks-url"} {
+	// The server's settings give the public URL for the login URL printed.
+	config.DeclareServer(a.bind(f), cfg)
+	for _, n := range []string{"issuer", "client-id", "auth-url", "token-url", "jwks-url"} {
 		_ = add.MarkFlagRequired(n)
 	}
 	list := &cobra.Command{
@@ -170,14 +201,27 @@ func (a *app) userCmd() *cobra.Command {
 		Short: "Add a user (or make an existing one admin with --admin)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, ok := course.NormalizeUsername(args[0])
-			if !ok {
+			name := account.Normalize(args[0])
+			if _, ok := course.NormalizeUsername(name); !ok {
 				return fmt.Errorf("%q cannot be a username", args[0])
 			}
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-				u := store.User{Name: name}
-				if err := db.WithContext(ctx).Where(store.User{Name: name}).FirstOrCreate(&u).Error; err != nil {
-					return fmt.Errorf("save user: %w", err)
+				var u store.User
+				err := db.WithContext(ctx).Where("name = ?", name).First(&u).Error
+				switch {
+				case errors.Is(err, gorm.ErrRecordNotFound):
+					// A new user follows the rule of accounts and sign-up;
+					// existing ones (from LTI, say) may be made admins.
+					if !account.ValidNewName(name) {
+						return fmt.Errorf("%q cannot be a username: use letters, digits, \".\", \"_\", \"-\" and \"@\", "+
+							"starting with a letter or digit", args[0])
+					}
+					u = store.User{Name: name}
+					if err := db.WithContext(ctx).Create(&u).Error; err != nil {
+						return fmt.Errorf("save user: %w", err)
+					}
+				case err != nil:
+					return fmt.Errorf("look up user %q: %w", name, err)
 				}
 				if admin && !u.Admin {
 					if err := db.WithContext(ctx).Model(&u).Update("admin", true).Error; err != nil {
@@ -204,10 +248,22 @@ func (a *app) tokenCmd() *cobra.Command {
 		Short: "Create an API token that acts as USER and print it (it is shown once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if expires < 0 {
+				return fmt.Errorf("--expires-in %s: give a positive lifetime such as 720h, or 0 for a token that never expires", expires)
+			}
+			for _, s := range scopes {
+				if err := auth.ValidateScope(s); err != nil {
+					return fmt.Errorf("--scope: %w", err)
+				}
+			}
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
 				var u store.User
-				if err := db.WithContext(ctx).Where("name = ?", strings.ToLower(args[0])).First(&u).Error; err != nil {
-					return fmt.Errorf("no user %q: %w", args[0], err)
+				err := db.WithContext(ctx).Where("name = ?", strings.ToLower(strings.TrimSpace(args[0]))).First(&u).Error
+				if errors.Is(err, gorm.ErrRecordNotFound) {
+					return fmt.Errorf("no user %q (users appear at their first launch or login, or with labhub user add)", args[0])
+				}
+				if err != nil {
+					return fmt.Errorf("look up user %q: %w", args[0], err)
 				}
 				t := store.Token{Kind: store.TokenAPI, UserID: u.ID, Note: note, Scopes: auth.EncodeScopes(scopes)}
 				if expires > 0 {
@@ -224,8 +280,9 @@ func (a *app) tokenCmd() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&note, "note", "", "what the token is for")
-	create.Flags().StringSliceVar(&scopes, "scope", nil, "limit the token to these scopes (repeatable); none means all of the user's rights")
-	create.Flags().DurationVar(&expires, "expires-in", 0, "lifetime such as 720h; 0 means it does not expire")
+	create.Flags().StringSliceVar(&scopes, "scope", nil, "limit the token to these scopes (repeatable): "+
+		strings.Join(auth.KnownScopes, ", ")+", optionally filtered with !user=NAME or !server=OWNER/NAME; none means all of the user's rights")
+	create.Flags().DurationVar(&expires, "expires-in", 0, "lifetime such as 720h; 0 (the default) means the token never expires")
 	cmd.AddCommand(create)
 	return cmd
 }

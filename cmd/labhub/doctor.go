@@ -38,7 +38,7 @@ func (a *app) doctorCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(cmd.ErrOrStderr(), "cannot open the database: %v\n", err)
 			}
-			if d, err := spawner.New(spawner.Options{Network: cfg.Network, Logger: quiet}); err == nil {
+			if d, err := newDocker(cfg, quiet); err == nil {
 				defer d.Close()
 				env.Docker = d
 				env.HubAPIURL = doctorHubURL(cmd, d, cfg)

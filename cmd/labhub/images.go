@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -41,43 +38,57 @@ func (a *app) imageCmd() *cobra.Command {
 		Short: "Add an image to the catalog, or change an entry (only the options given change)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Parse and check what was given before opening the state.
+			fl := cmd.Flags()
+			given := course.ImageInput{Name: args[0], Ref: args[1], Description: desc}
+			for _, m := range []struct {
+				flag string
+				val  string
+				dst  *int64
+			}{{"mem-default", memDefault, &given.MemDefault}, {"mem-max", memMax, &given.MemMax}} {
+				if !fl.Changed(m.flag) {
+					continue
+				}
+				n, err := config.ParseBytes(m.val)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", m.flag, err)
+				}
+				*m.dst = n
+			}
+			for _, c := range []struct {
+				flag, val string
+				dst       *int64
+			}{{"cpu-default", cpuDefault, &given.CPUDefault}, {"cpu-max", cpuMax, &given.CPUMax}} {
+				if !fl.Changed(c.flag) {
+					continue
+				}
+				n, err := config.ParseCores(c.val)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", c.flag, err)
+				}
+				*c.dst = n
+			}
+			if err := (&course.ImageInput{Name: given.Name, Ref: given.Ref, Description: given.Description}).Validate(); err != nil {
+				return err
+			}
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-				in := course.ImageInput{Name: args[0], Ref: args[1]}
-				var old store.Image
-				if db.WithContext(ctx).Where("name = ?", strings.ToLower(strings.TrimSpace(args[0]))).First(&old).Error == nil {
+				in := course.ImageInput{Name: given.Name, Ref: given.Ref}
+				if old, err := catalogManager(db, nil, course.Options{}).LookupImage(ctx, args[0]); err == nil {
 					in.Description, in.MemDefault, in.MemMax = old.Description, old.MemDefault, old.MemMax
 					in.CPUDefault, in.CPUMax = old.CPUDefault, old.CPUMax
 				}
-				fl := cmd.Flags()
+				// Only the options given change an existing entry.
+				for _, o := range []struct {
+					flag     string
+					src, dst *int64
+				}{{"mem-default", &given.MemDefault, &in.MemDefault}, {"mem-max", &given.MemMax, &in.MemMax},
+					{"cpu-default", &given.CPUDefault, &in.CPUDefault}, {"cpu-max", &given.CPUMax, &in.CPUMax}} {
+					if fl.Changed(o.flag) {
+						*o.dst = *o.src
+					}
+				}
 				if fl.Changed("description") {
 					in.Description = desc
-				}
-				for _, m := range []struct {
-					flag string
-					val  string
-					dst  *int64
-				}{{"mem-default", memDefault, &in.MemDefault}, {"mem-max", memMax, &in.MemMax}} {
-					if !fl.Changed(m.flag) {
-						continue
-					}
-					n, err := config.ParseBytes(m.val)
-					if err != nil {
-						return fmt.Errorf("--%s: %w", m.flag, err)
-					}
-					*m.dst = n
-				}
-				for _, c := range []struct {
-					flag, val string
-					dst       *int64
-				}{{"cpu-default", cpuDefault, &in.CPUDefault}, {"cpu-max", cpuMax, &in.CPUMax}} {
-					if !fl.Changed(c.flag) {
-						continue
-					}
-					n, err := config.ParseCores(c.val)
-					if err != nil {
-						return fmt.Errorf("--%s: %w", c.flag, err)
-					}
-					*c.dst = n
 				}
 				img, err := catalogManager(db, nil, course.Options{}).PutImage(ctx, in)
 				if err != nil {
@@ -129,12 +140,12 @@ func (a *app) imageCmd() *cobra.Command {
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
 				err := catalogManager(db, nil, course.Options{}).DeleteImage(ctx, args[0])
 				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("the catalog has no image %q", args[0])
+					return fmt.Errorf("the catalog has no image %q (see labhub image list)", args[0])
 				}
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "image %s removed\n", args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "image %s removed\n", course.ImageName(args[0]))
 				return nil
 			})
 		},
@@ -143,9 +154,12 @@ func (a *app) imageCmd() *cobra.Command {
 		Use: "pull NAME", Short: "Pull a catalog image onto the Docker engine, showing progress", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-				var img store.Image
-				if err := db.WithContext(ctx).Where("name = ?", args[0]).First(&img).Error; err != nil {
-					return fmt.Errorf("the catalog has no image %q", args[0])
+				img, err := catalogManager(db, nil, course.Options{}).LookupImage(ctx, args[0])
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("the catalog has no image %q (see labhub image list)", args[0])
+				}
+				if err != nil {
+					return err
 				}
 				d, err := spawner.New(spawner.Options{Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
@@ -168,94 +182,6 @@ func (a *app) imageCmd() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(add, list, remove, pull)
-	return cmd
-}
-
-// courseCmd manages courses from the command line: export and delete.
-func (a *app) courseCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "course", Short: "Export or delete a course's data"}
-	cfg := &config.Server{}
-	var out string
-	var yes bool
-	withManager := func(cmd *cobra.Command, f func(ctx context.Context, m *course.Manager, c store.Course, admin store.User) error) error {
-		return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
-			var c store.Course
-			if err := db.WithContext(ctx).Where("slug = ?", cmd.Flags().Arg(0)).First(&c).Error; err != nil {
-				return fmt.Errorf("no course %q (use the short name from its page address)", cmd.Flags().Arg(0))
-			}
-			instance, err := db.GetOrInit(ctx, "instance_id", func() string { return "" })
-			if err != nil {
-				return err
-			}
-			d, err := spawner.New(spawner.Options{Network: cfg.Network, Logger: slog.Default()})
-			if err != nil {
-				return fmt.Errorf("connect to docker: %w", err)
-			}
-			defer d.Close()
-			m := catalogManager(db, d, course.Options{Network: cfg.Network, Instance: instance, DefaultImage: cfg.Image,
-				NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner})
-			defer m.Wait()
-			actor := store.User{Name: "labhub-cli"}
-			return f(ctx, m, c, actor)
-		})
-	}
-	export := &cobra.Command{
-		Use:   "export COURSE",
-		Short: "Write one archive per student (home folder) of COURSE into a directory",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withManager(cmd, func(ctx context.Context, m *course.Manager, c store.Course, actor store.User) error {
-				if err := os.MkdirAll(out, 0o700); err != nil {
-					return err
-				}
-				owners, err := m.HomeOwners(ctx, c)
-				if err != nil {
-					return err
-				}
-				for _, o := range owners {
-					p := filepath.Join(out, spawner.Escape(o.UserName)+".tar.gz")
-					fh, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-					if err != nil {
-						return err
-					}
-					err = m.ExportStudent(ctx, c, o.UserName, fh)
-					if cerr := fh.Close(); err == nil {
-						err = cerr
-					}
-					if err != nil {
-						return fmt.Errorf("export %s: %w", o.UserName, err)
-					}
-					fmt.Fprintln(cmd.OutOrStdout(), p)
-				}
-				m.Audit(ctx, actor, "course.export", &c, "", fmt.Sprintf("%d archives to %s", len(owners), out))
-				return nil
-			})
-		},
-	}
-	export.Flags().StringVar(&out, "out", ".", "directory for the archives")
-	del := &cobra.Command{
-		Use:   "delete COURSE",
-		Short: "Stop COURSE's servers and delete its home folders, files and records",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !yes {
-				return errors.New("this deletes every student's files in the course; add --yes to go ahead")
-			}
-			return withManager(cmd, func(ctx context.Context, m *course.Manager, c store.Course, actor store.User) error {
-				if err := m.DeleteCourse(ctx, actor, c); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "course %s deleted\n", c.Slug)
-				return nil
-			})
-		},
-	}
-	del.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
-	for _, c := range []*cobra.Command{export, del} {
-		// The server's settings say where volumes and images are.
-		config.DeclareServer(a.bind(c.Flags()), cfg)
-	}
-	cmd.AddCommand(export, del)
 	return cmd
 }
 

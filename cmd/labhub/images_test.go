@@ -31,6 +31,21 @@ func TestImageCommands(t *testing.T) {
 	require.Error(t, err, out)
 	require.Contains(t, err.Error(), "must not exceed the maximum")
 
+	// Names are case-insensitive on every command.
+	out, err = run("image", "add", "NB2", "ref:2")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "image nb2 ")
+	out, err = run("image", "add", "Nb2", "ref:3")
+	require.NoError(t, err, out)
+	out, err = run("image", "list")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "ref:3")
+	require.NotContains(t, out, "ref:2")
+	out, err = run("image", "remove", "NB2")
+	require.NoError(t, err, out)
+	out, err = run("image", "pull", "NB2")
+	require.ErrorContains(t, err, `no image "NB2"`, out)
+
 	out, err = run("image", "remove", "net-lab")
 	require.NoError(t, err, out)
 	out, err = run("image", "remove", "net-lab")

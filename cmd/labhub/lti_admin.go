@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/labhub/labhub/config"
+	"github.com/labhub/labhub/lti"
 	"github.com/labhub/labhub/registry"
 	"github.com/labhub/labhub/store"
 	"github.com/labhub/labhub/toolkey"
@@ -21,24 +23,33 @@ import (
 func (a *app) lti13More() []*cobra.Command {
 	var expires time.Duration
 	var note string
+	cfg := &config.Server{}
 	invite := &cobra.Command{
 		Use:   "invite [PUBLIC-URL]",
 		Short: "Create a dynamic registration URL for an LMS (valid once; printed once)",
 		Long: "Create an invite for LTI dynamic registration and print the registration URL to paste into the\n" +
-			"LMS (Moodle: Manage tools → Tool URL → Add LTI Advantage). Give Labhub's public URL to get the\n" +
-			"full address; otherwise the path and the invite are printed.",
+			"LMS (Moodle: Manage tools → Tool URL → Add LTI Advantage). Its address starts with Labhub's public\n" +
+			"URL: PUBLIC-URL, else the one serve's settings give (--public-url, LABHUB_PUBLIC_URL, HOST_NAME);\n" +
+			"with neither, a placeholder is printed in its place.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if expires <= 0 {
+				return fmt.Errorf("--expires-in %s: give a positive lifetime such as 168h", expires)
+			}
+			public, err := publicURL(cfg, a.common, strings.Join(args, ""))
+			if err != nil {
+				return err
+			}
+			if public == "" {
+				public = "<public URL>/"
+				fmt.Fprintln(cmd.ErrOrStderr(), "no public URL is set: give it as an argument, --public-url or LABHUB_PUBLIC_URL")
+			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
 				tok, inv, err := reg.CreateInvite(ctx, expires, note)
 				if err != nil {
 					return err
 				}
-				base := "<public URL>/"
-				if len(args) == 1 {
-					base = strings.TrimRight(args[0], "/") + "/"
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), web.RegistrationURL(base, tok))
+				fmt.Fprintln(cmd.OutOrStdout(), web.RegistrationURL(public, tok))
 				fmt.Fprintf(cmd.ErrOrStderr(), "valid until %s, for one registration\n",
 					inv.ExpiresAt.Local().Format(time.RFC3339))
 				return nil
@@ -47,6 +58,7 @@ func (a *app) lti13More() []*cobra.Command {
 	}
 	invite.Flags().DurationVar(&expires, "expires-in", 7*24*time.Hour, "how long the URL works")
 	invite.Flags().StringVar(&note, "note", "", "what the invite is for")
+	config.DeclareServer(a.bind(invite.Flags()), cfg)
 
 	var policy string
 	var origins, deployments []string
@@ -59,7 +71,19 @@ func (a *app) lti13More() []*cobra.Command {
 			if err != nil {
 				return fmt.Errorf("platform id %q: use the ID column of labhub lti13 list", args[0])
 			}
+			fl := cmd.Flags()
+			if !fl.Changed("unknown-deployments") && !fl.Changed("origin") && !fl.Changed("deployment-id") {
+				return errors.New("nothing to change: give --unknown-deployments, --origin or --deployment-id")
+			}
+			if policy != "" && policy != registry.PolicyReject && policy != registry.PolicyAdd {
+				return fmt.Errorf("--unknown-deployments %q: use %s or %s", policy, registry.PolicyReject, registry.PolicyAdd)
+			}
 			return a.withState(cmd, func(ctx context.Context, reg *registry.Registry, _ *store.DB) error {
+				if _, err := reg.PlatformByID(ctx, args[0]); errors.Is(err, lti.ErrUnknownPlatform) {
+					return fmt.Errorf("no LTI 1.3 platform with id %d (see labhub lti13 list)", id)
+				} else if err != nil {
+					return err
+				}
 				if policy != "" {
 					if err := reg.SetDeploymentPolicy(ctx, uint(id), policy); err != nil {
 						return err

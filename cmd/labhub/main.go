@@ -4,10 +4,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -37,6 +41,10 @@ func main() {
 type app struct {
 	common config.Common
 	sets   []*config.Set
+	// notices, when set, hears that a command created a new data
+	// directory, so that a mistyped --data-dir is noticed. serve, demo and
+	// migrate create one as a matter of course and leave it nil.
+	notices io.Writer
 }
 
 func newRoot() *cobra.Command {
@@ -56,6 +64,11 @@ func newRoot() *cobra.Command {
 			if err := s.ApplyEnv(nil); err != nil {
 				return err
 			}
+		}
+		switch cmd.Name() {
+		case "serve", "demo", "migrate":
+		default:
+			a.notices = cmd.ErrOrStderr()
 		}
 		if err := setupLogging(a.common); err != nil {
 			return err
@@ -101,20 +114,27 @@ func setupLogging(c config.Common) error {
 	return nil
 }
 
-// openState opens the keyring and the database and brings the schema up to
-// date.
+// openState opens the database and the keyring and brings the schema up to
+// date. The database comes first, so that one that cannot be reached
+// leaves no new secret key behind.
 func (a *app) openState(ctx context.Context) (*seal.Keyring, *store.DB, error) {
-	keys, created, err := seal.LoadOrCreate(a.common.SecretKey, a.common.DataDir)
+	_, statErr := os.Stat(a.common.DataDir)
+	db, err := store.Open(ctx, a.common.DatabaseURL, a.common.DataDir, slog.Default())
 	if err != nil {
 		return nil, nil, err
+	}
+	keys, created, err := seal.LoadOrCreate(a.common.SecretKey, a.common.DataDir)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	if _, err := os.Stat(a.common.DataDir); err == nil && errors.Is(statErr, fs.ErrNotExist) && a.notices != nil {
+		path, _ := filepath.Abs(a.common.DataDir)
+		fmt.Fprintf(a.notices, "created a new data directory at %s\n", path)
 	}
 	if created {
 		slog.Warn("generated a secret key; keep it safe or set LABHUB_SECRET_KEY",
 			"path", a.common.DataDir+"/secret.key")
-	}
-	db, err := store.Open(ctx, a.common.DatabaseURL, a.common.DataDir, slog.Default())
-	if err != nil {
-		return nil, nil, err
 	}
 	if _, err := migrations.Run(ctx, db.DB, func(ctx context.Context) (string, error) {
 		return db.Backup(ctx, timeNow())

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
 	"github.com/labhub/labhub/auth"
@@ -84,6 +87,8 @@ func TestAdminCommandErrors(t *testing.T) {
 		{"lti11", "add-consumer", "--key", "k"},
 		{"image", "add", "only-a-name"},
 		{"user", "add", "a/b"},
+		{"user", "add", "Bad Name"},
+		{"user", "add", "semi;colon"},
 		{"serve", "--public-url", "ftp://x"},
 		{"serve", "--mem-limit", "lots"},
 		{"serve", "--log-level", "loud"},
@@ -153,7 +158,8 @@ func TestAdvantageCommands(t *testing.T) {
 
 	out = run("lti13", "add-platform", "--issuer", "https://blackboard.com", "--client-id", "bb",
 		"--deployment-id", "a", "--auth-url", "https://developer.blackboard.com/api/v1/gateway/oidcauth",
-		"--jwks-url", "https://developer.blackboard.com/jwks", "--origin", "https://school.blackboard.com")
+		"--jwks-url", "https://developer.blackboard.com/jwks", "--origin", "https://school.blackboard.com",
+		"--token-url", "https://developer.blackboard.com/api/v1/gateway/oauth2/jwttoken")
 	require.Contains(t, out, "/lti/login/1")
 	run("lti13", "update", "1", "--unknown-deployments", "add", "--deployment-id", "b")
 	out = run("lti13", "list")
@@ -205,4 +211,138 @@ func TestAddConsumerSecretFromEnvironment(t *testing.T) {
 	out, err := labhub(t, nil, "settings")
 	require.NoError(t, err)
 	require.Contains(t, out, "| `--secret` | `LABHUB_LTI11_SECRET`, `LTI_SHARED_SECRET` |")
+}
+
+// token create refuses lifetimes that would make a never-expiring token by
+// mistake, scopes nothing checks, and names nobody has.
+func TestTokenCreateErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, err := labhub(t, nil, "user", "add", "alice", "--data-dir", dir)
+	require.NoError(t, err)
+	for args, want := range map[string][]string{
+		"--expires-in -5h":               {"--expires-in", "-5h"},
+		"unknown scope \"bogus\"":        {"--scope", "bogus"},
+		"a filter is":                    {"--scope", "grades!course=x"},
+		`no user "nobody" (users appear`: nil,
+	} {
+		user := "alice"
+		if want == nil {
+			user = "nobody"
+		}
+		_, err := labhub(t, nil, append([]string{"token", "create", user, "--data-dir", dir}, want...)...)
+		require.ErrorContains(t, err, args)
+	}
+	out, err := labhub(t, nil, "token", "create", "alice", "--scope", "users:activity!user=alice", "--expires-in", "1h",
+		"--data-dir", dir)
+	require.NoError(t, err, out)
+}
+
+// add-platform refuses a platform that would refuse every launch or could
+// not send grades, and says when it replaced an earlier registration; so
+// does add-consumer for a replaced secret.
+func TestRegistrationCommandsSayWhatTheyDid(t *testing.T) {
+	dir := t.TempDir()
+	platform := []string{"lti13", "add-platform", "--issuer", "https://moodle.example", "--client-id", "abc",
+		"--auth-url", "https://moodle.example/mod/lti/auth.php", "--jwks-url", "https://moodle.example/mod/lti/certs.php",
+		"--data-dir", dir}
+	_, err := labhub(t, nil, append(platform, "--deployment-id", "", "--token-url", "https://moodle.example/token")...)
+	require.ErrorContains(t, err, "at least one deployment id")
+	_, err = labhub(t, nil, append(platform, "--deployment-id", "1")...)
+	require.ErrorContains(t, err, "token-url")
+	platform = append(platform, "--token-url", "https://moodle.example/mod/lti/token.php")
+	out, err := labhub(t, nil, append(platform, "--deployment-id", "1")...)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "abc saved")
+	out, err = labhub(t, nil, append(platform, "--deployment-id", "2")...)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "abc updated")
+	out, err = labhub(t, nil, append(platform, "--client-id", "def", "--unknown-deployments", "add")...)
+	require.NoError(t, err, out)
+
+	consumer := []string{"lti11", "add-consumer", "--key", "k1", "--secret", "s1", "--data-dir", dir}
+	out, err = labhub(t, nil, consumer...)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "k1 saved")
+	out, err = labhub(t, nil, consumer...)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "secret was replaced")
+}
+
+// add-platform and invite print addresses under the public URL serve's
+// settings give, and invite takes only an http(s) URL.
+func TestCommandsUsePublicURL(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"LABHUB_PUBLIC_URL": "https://labhub.example.edu/"}
+	out, err := labhub(t, env, "lti13", "invite", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.Regexp(t, `^https://labhub\.example\.edu/lti/register\?invite=`, out)
+	out, err = labhub(t, nil, "lti13", "add-platform", "--issuer", "https://moodle.example", "--client-id", "abc",
+		"--deployment-id", "1", "--auth-url", "https://moodle.example/auth", "--token-url", "https://moodle.example/token",
+		"--jwks-url", "https://moodle.example/certs", "--public-url", "https://hub.example.org/labs", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "https://hub.example.org/labs/lti/login/1\n")
+	for _, bad := range []string{"notaurl", "ftp://labhub.example.edu/"} {
+		_, err = labhub(t, nil, "lti13", "invite", bad, "--data-dir", dir)
+		require.ErrorContains(t, err, "absolute http or https URL", bad)
+	}
+}
+
+// Every flag's value name in the help is a word: pflag takes a back-quoted
+// word of the usage for it, which the settings' usages must not feed it.
+func TestHelpValueNames(t *testing.T) {
+	root := newRoot()
+	serve, _, err := root.Find([]string{"serve"})
+	require.NoError(t, err)
+	word := regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9]*$`)
+	var n int
+	check := func(f *pflag.Flag) {
+		n++
+		name, _ := pflag.UnquoteUsage(f)
+		if name != "" {
+			require.Regexp(t, word, name, "--%s", f.Name)
+		}
+	}
+	serve.Flags().VisitAll(check)
+	serve.InheritedFlags().VisitAll(check)
+	require.Greater(t, n, 50)
+	out, err := labhub(t, nil, "serve", "--help")
+	require.NoError(t, err)
+	require.Contains(t, out, "--grade-poll duration")
+	require.Contains(t, out, "'labhub grade'")
+}
+
+// Commands check their input before opening the state, so a refused
+// command creates no data directory, and a command that creates one says
+// so (serve, demo and migrate create one as a matter of course).
+func TestNewDataDirectory(t *testing.T) {
+	t.Setenv("LABHUB_LTI11_SECRET", "")
+	t.Setenv("LABHUB_PASSWORD", "")
+	for _, args := range [][]string{
+		{"lti11", "add-consumer", "--key", "k1"},
+		{"lti13", "add-platform", "--issuer", "not a url", "--client-id", "x", "--deployment-id", "1",
+			"--auth-url", "https://a/auth", "--token-url", "https://a/token", "--jwks-url", "https://a/jwks"},
+		{"image", "add", "Bad Name!", "x"},
+		{"image", "add", "ok", "ref:1", "--mem-max", "lots"},
+		{"user", "add", "a/b"},
+		{"account", "add", "Two Words"},
+		{"token", "create", "alice", "--scope", "bogus"},
+		{"lti13", "update", "1", "--unknown-deployments", "sometimes"},
+		{"lti13", "invite", "notaurl"},
+	} {
+		dir := filepath.Join(t.TempDir(), "new")
+		_, err := labhub(t, nil, append(args, "--data-dir", dir)...)
+		require.Error(t, err, args)
+		require.NoDirExists(t, dir, "labhub %s", strings.Join(args, " "))
+	}
+	dir := filepath.Join(t.TempDir(), "new")
+	out, err := labhub(t, nil, "lti11", "list", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "created a new data directory at "+dir+"\n")
+	out, err = labhub(t, nil, "lti11", "list", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.NotContains(t, out, "new data directory")
+	dir = filepath.Join(t.TempDir(), "new")
+	out, err = labhub(t, nil, "migrate", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.NotContains(t, out, "new data directory")
 }

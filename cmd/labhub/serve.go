@@ -94,9 +94,9 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		return err
 	}
 
-	docker, err := spawner.New(spawner.Options{Network: cfg.Network, Logger: log})
+	docker, err := newDocker(cfg, log)
 	if err != nil {
-		return fmt.Errorf("connect to docker (is the engine running and the socket reachable?): %w", err)
+		return err
 	}
 	defer docker.Close()
 	gateway, err := docker.EnsureNetwork(ctx, cfg.Network)
@@ -121,14 +121,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	courses := course.NewService(db, nil)
 	courses.UsernameKey11, courses.UsernameClaim13 = cfg.LTI11UsernameKey, cfg.LTI13UsernameClaim
 	courses.Link, courses.Blocked = accounts.LinkLTI, accounts.Blocked
-	mgr := course.NewManager(db, authn, docker, routeTable{table}, course.Options{
-		Base: base, PublicURL: cfg.PublicURL, HubAPIURL: hubAPI, Network: cfg.Network, Instance: instance,
-		DefaultImage: cfg.Image, NotebookDir: cfg.NotebookDir, VolumeOwner: cfg.NotebookOwner,
-		SiteSharedVolume: cfg.SiteSharedVol, Names: cfg.Names(), MemLimit: cfg.MemLimit, NanoCPUs: int64(cfg.CPULimit * 1e9),
-		PidsLimit: int64(cfg.PidsLimit), SpawnTimeout: cfg.SpawnTimeout, SpawnConcurrency: cfg.SpawnLimit,
-		IdleTimeout: cfg.IdleTimeout, OrphanGrace: cfg.OrphanGrace, DefaultURL: cfg.DefaultURL,
-		CompatVersion: cfg.CompatVersion, Logger: log, AllowOutside: cfg.Environment.AllowOutside,
-	})
+	mgr := course.NewManager(db, authn, docker, routeTable{table}, managerOptions(cfg, instance, hubAPI, log))
 
 	nonces := registry.NewNonces(db, nil)
 	proxies, _ := cfg.Proxies()
@@ -186,42 +179,41 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	}
 
 	// Reconcile before serving, so running servers are routed at once.
+	defer mgr.Wait()
 	if err := mgr.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconcile with docker: %w", err)
 	}
-	bg, stopBG := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); mgr.Run(bg, time.Minute) }()
-	go func() { defer wg.Done(); sweep(bg, authn, nonces, tk, log) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); sweepAccounts(bg, accounts, log) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); grades.Run(bg) }()
-
 	public := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second}
 	internal := &http.Server{Addr: net.JoinHostPort(bindIP, strconv.Itoa(cfg.HubPort)), Handler: srv.APIHandler(),
 		ReadHeaderTimeout: 20 * time.Second}
 	tlsCfg, toHTTPS, err := serverTLS(cfg)
 	if err != nil {
-		stopBG()
 		return err
 	}
 	servers := []*http.Server{public, internal}
 	if cfg.TLS.HTTPListen != "" {
 		servers = append(servers, &http.Server{Addr: cfg.TLS.HTTPListen, Handler: toHTTPS, ReadHeaderTimeout: 20 * time.Second})
 	}
+	// Bind every address before any background work starts, so that a
+	// busy port ends the start with its own error and nothing else running.
+	listeners, err := listen(servers)
+	if err != nil {
+		return err
+	}
+	if tlsCfg != nil {
+		listeners[0] = tls.NewListener(listeners[0], tlsCfg)
+	}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(4)
+	go func() { defer wg.Done(); mgr.Run(bg, time.Minute) }()
+	go func() { defer wg.Done(); sweep(bg, authn, nonces, tk, log) }()
+	go func() { defer wg.Done(); sweepAccounts(bg, accounts, log) }()
+	go func() { defer wg.Done(); grades.Run(bg) }()
 	errc := make(chan error, len(servers))
-	for _, s := range servers {
-		ln, err := net.Listen("tcp", s.Addr)
-		if err != nil {
-			stopBG()
-			return fmt.Errorf("listen on %s: %w", s.Addr, err)
-		}
-		if s == public && tlsCfg != nil {
-			ln = tls.NewListener(ln, tlsCfg)
-		}
-		go func(s *http.Server, ln net.Listener) { errc <- s.Serve(ln) }(s, ln)
+	for i, s := range servers {
+		go func(s *http.Server, ln net.Listener) { errc <- s.Serve(ln) }(s, listeners[i])
 	}
 	log.Info("labhub started", "version", version, "public_url", cfg.PublicURL, "listen", cfg.Listen,
 		"hub_api", hubAPI, "network", cfg.Network, "demo", demo)
@@ -242,7 +234,6 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 	px.Close()
 	stopBG()
 	wg.Wait()
-	mgr.Wait()
 	if adv.Roster != nil {
 		adv.Roster.Wait()
 	}
@@ -250,6 +241,23 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		err = nil
 	}
 	return err
+}
+
+// listen binds the address of every server, in order; on failure it
+// closes those already bound.
+func listen(servers []*http.Server) ([]net.Listener, error) {
+	var out []net.Listener
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			for _, l := range out {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen on %s: %w", s.Addr, err)
+		}
+		out = append(out, ln)
+	}
+	return out, nil
 }
 
 // hubAddress decides where the hub API for containers listens (bindIP) and
