@@ -144,8 +144,19 @@ func (m *Manager) SaveSettings(ctx context.Context, actor store.User, c *store.C
 		ref = img.Name
 	}
 	m.Audit(ctx, actor, "course.settings", c, "", fmt.Sprintf("image %s, memory %s, cpu %s, idle %s, network %s",
-		ref, FormatBytes(s.MemLimit), FormatCPU(s.NanoCPUs), s.IdleTimeout, s.Network))
+		ref, FormatBytes(s.MemLimit), FormatCPU(s.NanoCPUs), describeIdle(s.IdleTimeout), s.Network))
 	return nil
+}
+
+// describeIdle writes an idle timeout setting for people.
+func describeIdle(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "never"
+	case d == 0:
+		return "site default"
+	}
+	return d.String()
 }
 
 func capitalize(s string) string {

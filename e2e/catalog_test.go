@@ -113,6 +113,7 @@ func TestCatalogAndCoursePageInChromium(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`input[name=network][value=course]`)), chromedp.Click(chromedp.CSS("#save")),
 		chromedp.WaitVisible(chromedp.CSS("#notice")))
 	require.Equal(t, refA, text("#current-image"))
+	require.Equal(t, "200M", text("#current-memory"))
 	// Outside access is not offered on this site.
 	sctx, cancel = context.WithTimeout(ctx, 10*time.Second)
 	disabled, err := chromedp.Run(sctx, chromedp.Evaluate[bool](`document.querySelector("input[value=outside]").disabled`))

@@ -62,6 +62,9 @@ func (s *Server) chooseImageFirst(c *gin.Context, req course.StartRequest) bool 
 func (s *Server) waiting(c *gin.Context, u *store.User, crs store.Course, msg string) {
 	data := map[string]any{"Title": "Not ready yet", "Base": s.base, "User": u.Name,
 		"Heading": "Your server cannot start yet", "Message": msg}
+	if crs.EndedAt != nil {
+		data["Title"], data["Heading"] = "Course ended", "This course has ended"
+	}
 	var e store.Enrollment
 	if s.DB.WithContext(c.Request.Context()).Where("course_id = ? AND user_id = ?", crs.ID, u.ID).First(&e).Error == nil &&
 		course.IsTeacher(e.Role) {
@@ -443,6 +446,8 @@ var templateFuncs = map[string]any{
 	},
 	// list is the idle timeouts, in minutes, the course page offers.
 	"list": func() []string { return []string{"15", "30", "60", "120", "240", "480"} },
+	// bytes writes a byte count as the forms take it (2G, 512M).
+	"bytes": course.FormatBytes,
 }
 
 type taughtCourse struct{ Title, URL string }
