@@ -96,7 +96,7 @@ print(json.dumps({"found": found,
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &seen), out)
 	require.Len(t, seen.Found, 1, out)
-	require.Regexp(t, fmt.Sprintf(`^jupyter-lab-%d/%s/\d{8}T\d{6}Z/lab1/answer.txt$`, act, stud.Username), seen.Found[0][0])
+	require.Regexp(t, fmt.Sprintf(`^jupyter-lab-%d/%s/\d{8}T\d{6}Z-[0-9a-f]{8}/lab1/answer.txt$`, act, stud.Username), seen.Found[0][0])
 	require.Equal(t, []any{"forty-two", "0o444", 0.0}, seen.Found[0][1:])
 	require.Equal(t, "Read-only file system", seen.New)
 	require.Contains(t, []string{"Permission denied", "Read-only file system"}, seen.Change,
