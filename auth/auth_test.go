@@ -140,7 +140,12 @@ func TestOAuthCodeFlow(t *testing.T) {
 			require.Equal(t, 401, oe.Status)
 			_, err = f.svc.Exchange(ctx, client, secret, code, "/elsewhere")
 			require.ErrorAs(t, err, &oe)
-			require.Equal(t, "invalid_grant", oe.Code, "a wrong redirect_uri burns the code")
+			require.Equal(t, "invalid_grant", oe.Code, "a wrong redirect_uri gets no token")
+			_, err = f.svc.Exchange(ctx, client, secret, code, redirect)
+			require.NoError(t, err, "a refused exchange does not spend the code")
+			_, err = f.svc.Exchange(ctx, client, secret, code, redirect)
+			require.ErrorAs(t, err, &oe)
+			require.Equal(t, "invalid_grant", oe.Code, "a code is used once")
 
 			code, err = f.svc.Authorize(ctx, &f.alice, aliceSess, client, redirect)
 			require.NoError(t, err)

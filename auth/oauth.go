@@ -132,18 +132,20 @@ func (s *Service) Exchange(ctx context.Context, clientID, secret, code, redirect
 		if err != nil {
 			return fmt.Errorf("look up oauth code: %w", err)
 		}
-		// Delete first and check the count, so two concurrent exchanges of
-		// one code cannot both succeed.
+		// A code is checked before it is used up, so that another client
+		// cannot spend it.
+		now := s.now().UTC()
+		if rec.ClientID != clientID || rec.RedirectURI != redirectURI || !now.Before(rec.ExpiresAt) {
+			return &OAuthError{400, "invalid_grant", "code expired or issued for another client or redirect_uri"}
+		}
+		// Delete and check the count, so two concurrent exchanges of one
+		// code cannot both succeed.
 		res := tx.Where("hash = ?", rec.Hash).Delete(&store.OAuthCode{})
 		if res.Error != nil {
 			return fmt.Errorf("consume oauth code: %w", res.Error)
 		}
 		if res.RowsAffected != 1 {
 			return &OAuthError{400, "invalid_grant", "code already used"}
-		}
-		now := s.now().UTC()
-		if rec.ClientID != clientID || rec.RedirectURI != redirectURI || !now.Before(rec.ExpiresAt) {
-			return &OAuthError{400, "invalid_grant", "code expired or issued for another client or redirect_uri"}
 		}
 		var user store.User
 		if err := tx.First(&user, rec.UserID).Error; err != nil {
