@@ -34,6 +34,12 @@
 //	defer p.Close()
 //	table.Set("alice", "physics-101", target, serverID)
 //
+// TODO: servers share the hub's origin (the URL layout is JupyterHub's
+// single-domain one), so a page a user's server sends runs with the rights
+// of whoever opens it in a browser, including the hub's. Giving each server
+// an origin of its own (JupyterHub's subdomain_host) needs wildcard DNS and
+// certificates and is not built; the README's Limitations say so.
+//
 // http.Server.Shutdown does not wait for hijacked connections, so a server
 // that shuts down should call [Proxy.Close] after Shutdown to end open
 // websockets.
