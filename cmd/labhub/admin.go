@@ -107,7 +107,7 @@ func (a *app) lti11Cmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(add, list, a.removeConsumerCmd())
 	return cmd
 }
 
@@ -189,7 +189,7 @@ func (a *app) lti13Cmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(append([]*cobra.Command{add, list}, a.lti13More()...)...)
+	cmd.AddCommand(append([]*cobra.Command{add, list, a.removePlatformCmd()}, a.lti13More()...)...)
 	return cmd
 }
 

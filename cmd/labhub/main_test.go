@@ -346,3 +346,31 @@ func TestNewDataDirectory(t *testing.T) {
 	require.NoError(t, err, out)
 	require.NotContains(t, out, "new data directory")
 }
+
+// Registrations are removed by id or key, only with --yes.
+func TestRemoveRegistrationCommands(t *testing.T) {
+	dir := t.TempDir()
+	out, err := labhub(t, nil, "lti13", "add-platform", "--issuer", "https://moodle.example", "--client-id", "abc",
+		"--deployment-id", "1", "--auth-url", "https://moodle.example/auth", "--token-url", "https://moodle.example/token",
+		"--jwks-url", "https://moodle.example/certs", "--data-dir", dir)
+	require.NoError(t, err, out)
+	_, err = labhub(t, nil, "lti11", "add-consumer", "--key", "k1", "--secret", "s1", "--data-dir", dir)
+	require.NoError(t, err)
+
+	_, err = labhub(t, nil, "lti13", "remove", "1", "--data-dir", dir)
+	require.ErrorContains(t, err, "--yes")
+	out, err = labhub(t, nil, "lti13", "remove", "1", "--yes", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "platform 1 removed")
+	_, err = labhub(t, nil, "lti13", "remove", "1", "--yes", "--data-dir", dir)
+	require.ErrorContains(t, err, "no LTI 1.3 platform with id 1")
+	out, err = labhub(t, nil, "lti13", "list", "--data-dir", dir)
+	require.NoError(t, err)
+	require.NotContains(t, out, "moodle.example")
+
+	out, err = labhub(t, nil, "lti11", "remove", "k1", "--yes", "--data-dir", dir)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "consumer k1 removed")
+	_, err = labhub(t, nil, "lti11", "remove", "k1", "--yes", "--data-dir", dir)
+	require.ErrorContains(t, err, `no LTI 1.1 consumer with key "k1"`)
+}
