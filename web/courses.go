@@ -159,12 +159,14 @@ func (s *Server) coursePage(c *gin.Context) {
 		s.internalError(c, "read audit log", err)
 		return
 	}
+	// The form shows the limits in effect: a course's choice above a
+	// maximum the administrator lowered since is shown as the maximum.
 	mem, cpu := "", ""
 	if a.Course.MemLimit > 0 {
-		mem = course.FormatBytes(a.Course.MemLimit)
+		mem = course.FormatBytes(env.Limits.Mem)
 	}
 	if a.Course.NanoCPUs > 0 {
-		cpu = course.FormatCPU(a.Course.NanoCPUs)
+		cpu = course.FormatCPU(env.Limits.NanoCPUs)
 	}
 	idle := "default"
 	switch {
