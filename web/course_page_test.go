@@ -21,4 +21,6 @@ func TestCoursePageShowsLimitsInEffect(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	require.Contains(t, body, `id="mem" value="1G"`)
 	require.Contains(t, body, `id="cpu" value="0.5"`)
+	require.Contains(t, body, "default no limit, at most 1G")
+	require.Contains(t, body, ">nb (not downloaded yet)<", "no colon without a description")
 }
