@@ -572,6 +572,7 @@ func (s *Server) accountsPost(c *gin.Context) {
 		return
 	}
 	log.Info("managed account", "admin", admin.Name, "user", name, "action", c.Param("action"))
+	s.Manager.Audit(ctx, *admin, "account."+c.Param("action"), nil, account.Normalize(name), "")
 	s.renderAccounts(c, http.StatusOK, notice, "")
 }
 

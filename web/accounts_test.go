@@ -323,6 +323,12 @@ func TestApprovalPage(t *testing.T) {
 	require.Equal(t, http.StatusFound, resp.StatusCode, "the reset ended bob's session")
 	status, _, _ = h.loginAs(h.client(), "bob", fresh)
 	require.Equal(t, http.StatusSeeOther, status)
+	var audited []store.AuditEntry
+	require.NoError(t, h.db.Where("action LIKE ?", "account.%").Order("id").Find(&audited).Error)
+	require.Len(t, audited, 2, "the refused reset is not recorded")
+	require.Equal(t, [2]string{"account.approve", "alice"}, [2]string{audited[0].Action, audited[0].Subject})
+	require.Equal(t, [2]string{"account.password", "bob"}, [2]string{audited[1].Action, audited[1].Subject})
+	require.Equal(t, "admin", audited[1].Actor)
 
 	resp, err = admin.Get(h.hub.URL + "/hub/authorize")
 	require.NoError(t, err)

@@ -124,6 +124,7 @@ func (s *Server) adminAddPlatform(c *gin.Context) {
 		return
 	}
 	s.logger(c).Info("registered platform by hand", "platform_id", p.ID, "issuer", p.Issuer, "admin", u.Name)
+	s.Manager.Audit(c.Request.Context(), *u, "platform.register", nil, "", p.Issuer+" client "+p.ClientID)
 	notice := "Saved the platform " + p.Issuer + "."
 	if existed {
 		notice = "Updated the platform " + p.Issuer + " (client " + p.ClientID + "): its URLs were replaced and deployment ids added."
@@ -192,6 +193,7 @@ func (s *Server) adminCreateInvite(c *gin.Context) {
 		return
 	}
 	s.logger(c).Info("created registration invite", "admin", u.Name, "days", days)
+	s.Manager.Audit(c.Request.Context(), *u, "invite.create", nil, "", fmt.Sprintf("valid %d days", days))
 	s.renderAdmin(c, http.StatusOK, sess, u, adminView{NewInvite: RegistrationURL(s.PublicURL, token)})
 }
 
@@ -221,5 +223,6 @@ func (s *Server) adminRotateKeys(c *gin.Context) {
 		return
 	}
 	s.logger(c).Info("rotated tool keys", "admin", u.Name, "kid", kid)
+	s.Manager.Audit(c.Request.Context(), *u, "toolkey.rotate", nil, "", "key "+kid+" signs")
 	s.renderAdmin(c, http.StatusOK, sess, u, adminView{Notice: "Key " + kid + " signs from now on."})
 }

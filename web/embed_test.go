@@ -289,6 +289,10 @@ func TestAdminConsole(t *testing.T) {
 	s, _, _ := post(t, c, h.hub.URL+"/hub/admin/lti/invites", url.Values{"_csrf": {"wrong"}})
 	require.Equal(t, http.StatusForbidden, s)
 
+	// What the administrator did is in the audit log.
+	var actions []string
+	require.NoError(t, h.db.Model(&store.AuditEntry{}).Distinct().Order("action").Pluck("action", &actions).Error)
+	require.Subset(t, actions, []string{"invite.create", "platform.register", "toolkey.rotate"})
 }
 
 // A blocked user's launch tied to the browser by platform storage starts
