@@ -142,6 +142,6 @@ func (p *Platform) handleContentItemReturn(w http.ResponseWriter, r *http.Reques
 	for _, a := range added {
 		titles = append(titles, a.Link.Title)
 	}
-	render(w, http.StatusOK, "message.html", struct{ Title, Message string }{
-		"Activities added", strings.Join(titles, ", ")})
+	render(w, http.StatusOK, "message.html", struct{ Title, Message, Back string }{
+		"Activities added", strings.Join(titles, ", "), p.demoPath(courseID)})
 }

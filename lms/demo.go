@@ -45,26 +45,90 @@ func (p *Platform) demoTool() (Tool, bool) {
 // handleDemoPage renders the demo course with its launch buttons.
 func (p *Platform) handleDemoPage(w http.ResponseWriter, r *http.Request) {
 	t, ok := p.demoTool()
-	p.mu.Lock()
-	base := ""
-	if p.issuer != nil {
-		base = strings.TrimRight(p.issuer.EscapedPath(), "/")
-	}
-	p.mu.Unlock()
 	render(w, http.StatusOK, "demo.html", struct {
 		Base                string
 		Course              Course
 		Link                Link
+		Added               []Link
 		Student, Instructor User
 		HasTool, HasLTI11   bool
 	}{
-		Base:       base,
+		Base:       p.demoBase(),
 		Course:     DemoCourse(),
 		Link:       DemoLink(),
+		Added:      p.demoLinks(),
 		Student:    DemoStudent(),
 		Instructor: DemoInstructor(),
 		HasTool:    ok && t.ClientID != "" && t.LoginURL != "",
 		HasLTI11:   ok && t.ConsumerKey != "" && t.LTI11LaunchURL != "",
+	})
+}
+
+// demoBase returns the path the demo page is served at: the issuer's path.
+func (p *Platform) demoBase() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.issuer == nil {
+		return ""
+	}
+	return strings.TrimRight(p.issuer.EscapedPath(), "/")
+}
+
+// demoPath returns the demo page's path when courseID is the demo course,
+// else "".
+func (p *Platform) demoPath(courseID string) string {
+	if courseID != DemoCourse().ID {
+		return ""
+	}
+	return p.demoBase() + "/"
+}
+
+// demoLinks returns the demo course's activities added through deep
+// linking that still launch the tool.
+func (p *Platform) demoLinks() []Link {
+	var out []Link
+	for _, it := range p.DeepLinked() {
+		if it.CourseID == DemoCourse().ID && !it.Detached {
+			out = append(out, it.Link)
+		}
+	}
+	return out
+}
+
+// demoLink returns the activity a launch button names: the demo activity,
+// or one added through deep linking.
+func (p *Platform) demoLink(r *http.Request) (Link, bool) {
+	id := r.PostFormValue("link")
+	if id == "" || id == DemoLink().ID {
+		return DemoLink(), true
+	}
+	for _, l := range p.demoLinks() {
+		if l.ID == id {
+			return l, true
+		}
+	}
+	return Link{}, false
+}
+
+// handleDemoAddActivity starts a deep linking request as the demo
+// instructor, as Moodle does when a teacher adds the tool to a course and
+// presses Select content.
+func (p *Platform) handleDemoAddActivity(w http.ResponseWriter, r *http.Request) {
+	t, ok := p.demoTool()
+	if !ok || t.ClientID == "" {
+		renderError(w, http.StatusNotFound, "No tool", "No LTI 1.3 tool is registered.")
+		return
+	}
+	u := DemoInstructor()
+	action, form, err := p.deepLinkingInitiation(u, DemoCourse(), t.ClientID)
+	if err != nil {
+		renderError(w, http.StatusInternalServerError, "Error", "The content selection could not be started.")
+		return
+	}
+	http.SetCookie(w, p.Login(u))
+	renderAutoSubmit(w, autoSubmit{
+		Title: "Selecting content", FormID: "ltiInitiateLoginForm", Action: action, Fields: form,
+		Message: "Press Continue to choose what the new activity opens.",
 	})
 }
 
@@ -92,7 +156,12 @@ func (p *Platform) handleDemoLaunch13(w http.ResponseWriter, r *http.Request) {
 		renderError(w, http.StatusNotFound, "No tool", "No LTI 1.3 tool is registered.")
 		return
 	}
-	action, form, err := p.loginInitiation(u, DemoCourse(), DemoLink(), t.ClientID)
+	link, ok := p.demoLink(r)
+	if !ok {
+		renderError(w, http.StatusNotFound, "No such activity", "The demo course has no such activity.")
+		return
+	}
+	action, form, err := p.loginInitiation(u, DemoCourse(), link, t.ClientID)
 	if err != nil {
 		renderError(w, http.StatusInternalServerError, "Error", "The launch could not be started.")
 		return

@@ -1,6 +1,7 @@
 package lms
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -158,4 +159,71 @@ func mustRequest(t *testing.T, method, u, form string) *http.Request {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	return req
+}
+
+// The demo page's "Add an activity" starts deep linking as the instructor;
+// the activity the tool returns appears on the page and launches with its
+// custom parameters.
+func TestDemoAddActivity(t *testing.T) {
+	t.Parallel()
+	p, base := newDemoPlatform(t)
+	tool := newFakeTool(t)
+	reg := tool.registration("demo-client")
+	p.AddTool(reg)
+	b := newBrowser(t, p)
+	follow := &http.Client{Jar: b.Client.Jar}
+
+	resp, err := follow.PostForm(base+"/demo/add-activity", nil)
+	require.NoError(t, err)
+	pf, ok := readForm(resp)
+	resp.Body.Close()
+	require.True(t, ok)
+	require.Equal(t, "ltiInitiateLoginForm", pf.id)
+	require.Equal(t, DemoInstructor().ID, pf.fields.Get("login_hint"))
+	require.Contains(t, pf.fields.Get("lti_message_hint"), "ContentItemSelectionRequest")
+	resp, err = follow.PostForm(pf.action, pf.fields.Values())
+	require.NoError(t, err)
+	auth, ok := readForm(resp)
+	resp.Body.Close()
+	require.True(t, ok)
+	final, err := b.post(ctxT(t), auth.action, auth.fields)
+	require.NoError(t, err)
+	final.Body.Close()
+	idToken := tool.lastLaunch(t).Get("id_token")
+	returnURL := verifyIDToken2(t, p, idToken)
+	deployment, _ := jwtPayload(t, idToken)[ClaimDeploymentID].(string)
+
+	item := map[string]any{"type": "ltiResourceLink", "title": "Week 2 lab",
+		"custom": map[string]any{"labhub_start": "week2"}}
+	resp, err = b.Client.PostForm(returnURL, url.Values{"JWT": {deepLinkResponse(t, tool, "demo-client", p.Issuer(),
+		deployment, []map[string]any{item})}})
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.Contains(t, string(body), `href="/demo/"`, "a way back to the course")
+
+	_, _, page := do(t, nil, mustRequest(t, http.MethodGet, base+"/demo", ""))
+	require.Contains(t, page, "Week 2 lab (LTI 1.3, added with the picker)")
+	id := p.DeepLinked()[0].Link.ID
+	require.Contains(t, page, `name="link" value="`+id+`"`)
+
+	resp, err = follow.PostForm(base+"/demo/launch", url.Values{"as": {"student"}, "link": {id}})
+	require.NoError(t, err)
+	pf, ok = readForm(resp)
+	resp.Body.Close()
+	require.True(t, ok)
+	resp, err = follow.PostForm(pf.action, pf.fields.Values())
+	require.NoError(t, err)
+	auth, ok = readForm(resp)
+	resp.Body.Close()
+	require.True(t, ok)
+	final, err = b.post(ctxT(t), auth.action, auth.fields)
+	require.NoError(t, err)
+	final.Body.Close()
+	claims := jwtPayload(t, tool.lastLaunch(t).Get("id_token"))
+	require.Equal(t, "week2", claims[ClaimCustom].(map[string]any)["labhub_start"])
+
+	status, _, _ := do(t, nil, mustRequest(t, http.MethodPost, base+"/demo/launch", "as=student&link=999"))
+	require.Equal(t, http.StatusNotFound, status)
 }

@@ -377,5 +377,6 @@ func (p *Platform) routes() *http.ServeMux {
 	m.HandleFunc("GET /{$}", p.handleDemoPage)
 	m.HandleFunc("POST /launch", p.handleDemoLaunch13)
 	m.HandleFunc("POST /lti11", p.handleDemoLaunch11)
+	m.HandleFunc("POST /add-activity", p.handleDemoAddActivity)
 	return m
 }
