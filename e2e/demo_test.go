@@ -52,6 +52,26 @@ func TestDemo(t *testing.T) {
 	require.Contains(t, page, "Launch as student")
 	require.Contains(t, page, "Launch as instructor")
 
+	// The instructor adds an activity with Labhub's picker; it appears on
+	// the demo page and launches like the first.
+	resp := clickThrough(t, c, h.URL+"demo/add-activity", nil)
+	picker, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(picker))
+	action, fields, err := lms.ParseAutoSubmitForm(bytes.NewReader(picker))
+	require.NoError(t, err)
+	fields.Set("title", "Picked lab")
+	fields.Set("points", "5")
+	fields.Del("cancel")
+	next, err := resp.Request.URL.Parse(action)
+	require.NoError(t, err)
+	resp = clickThrough(t, c, next.String(), fields)
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.Contains(t, string(body), "Activities added")
+	status, page = get(t, c, h.URL+"demo/")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, page, "Picked lab (LTI 1.3, added with the picker)")
+
 	for _, tc := range []struct{ path, as, user string }{
 		{"demo/launch", "student", "demo-student"},
 		{"demo/lti11", "instructor", "demo-teacher"},
