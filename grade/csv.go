@@ -34,9 +34,9 @@ func (s *Service) ExportCSV(ctx context.Context, a store.Activity, w io.Writer) 
 		rec := []string{r.User.Name, r.User.DisplayName, r.User.Email, "", "", "", "", strconv.Itoa(r.Handins), "", ""}
 		if g := r.Grade; g != nil {
 			if g.Score != nil {
-				rec[3] = strconv.FormatFloat(*g.Score, 'f', -1, 64)
+				rec[3] = FormatNumber(*g.Score)
 			}
-			rec[4] = strconv.FormatFloat(g.Maximum, 'f', -1, 64)
+			rec[4] = FormatNumber(g.Maximum)
 			rec[5] = g.Comment
 		}
 		if r.Handin != nil {

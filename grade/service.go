@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -240,7 +241,7 @@ func (e *Entry) validate() error {
 	if e.Score != nil {
 		v := *e.Score
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > e.Maximum {
-			return &InputError{fmt.Sprintf("A score must be between 0 and the maximum (%s).", FormatScore(e.Maximum))}
+			return &InputError{fmt.Sprintf("A score must be between 0 and the maximum (%s).", FormatNumber(e.Maximum))}
 		}
 	}
 	if utf8.RuneCountInString(e.Comment) > maxComment || !utf8.ValidString(e.Comment) {
@@ -505,8 +506,16 @@ func (s *Service) Roster(ctx context.Context, a store.Activity) ([]Row, error) {
 	return out, nil
 }
 
-// FormatScore writes a score the way people read it: no trailing zeros,
-// no exponent.
+// FormatNumber writes a score or maximum exactly, with no exponent, so
+// that reading it back gives the same number. Forms and exports use it: a
+// rounded number saved back would change the grade.
+func FormatNumber(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// FormatScore writes a score the way people read it, rounded to four
+// decimals: no trailing zeros, no exponent. It is only for reading; use
+// FormatNumber for anything that may be edited or read back.
 func FormatScore(v float64) string {
 	s := fmt.Sprintf("%.4f", v)
 	s = strings.TrimRight(s, "0")
