@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -146,8 +147,13 @@ func ParseCSV(r io.Reader, users map[string]uint) ([]Entry, error) {
 		if hasMax {
 			if v := cell(rec, iMax); v != "" {
 				f, ok := parseNumber(v, semicolon)
-				if !ok || f <= 0 {
-					problems = append(problems, fmt.Sprintf("line %d: maximum %q is not a positive number", n, v))
+				if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
+					problems = append(problems, fmt.Sprintf(
+						"line %d: maximum %q is not a positive number (leave it empty to keep the grade's maximum)", n, v))
+					continue
+				}
+				if f > MaxMaximum {
+					problems = append(problems, fmt.Sprintf("line %d: maximum %q is above %d", n, v, MaxMaximum))
 					continue
 				}
 				e.Maximum = f

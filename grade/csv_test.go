@@ -137,7 +137,7 @@ func TestParseCSV(t *testing.T) {
 		"missing columns": {"user,points\nalice,1\n", "at least username and score"},
 		"every problem at once": {"username,score\nalice,seven\nmallory,1\n,3\nbob,1\nbob,2\n",
 			`line 2: score "seven" is not a number; line 3: mallory is not in this course; line 4: no username; line 6: bob already appears on line 5`},
-		"bad maximum":  {"username,score,maximum\nalice,1,0\n", `maximum "0" is not a positive number`},
+		"bad maximum":  {"username,score,maximum\nalice,1,0\n", `maximum "0" is not a positive number (leave it empty`},
 		"broken quote": {"username,score\nalice,\"1\n", "not valid CSV"},
 	} {
 		_, err := grade.ParseCSV(strings.NewReader(tc.in), users)
@@ -173,4 +173,35 @@ func TestConfigure(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "https://lms.example/item", a.LineItemURL)
 	require.Nil(t, a.DueAt)
+}
+
+// A maximum must be positive and at most a million, whichever way it
+// comes; an explicit zero is an error, not "keep the maximum".
+func TestMaximumBounds(t *testing.T) {
+	e := newEnv(t, testutil.SQLite(t), nil)
+	ctx := context.Background()
+	s := e.launch13(student(1), course101, lab1)
+	var ie *grade.InputError
+	_, err := e.svc.Set(ctx, s.Activity.ID, []grade.Entry{{UserID: s.User.ID, Score: ptr(1), Maximum: 1_000_001}}, "test", "t")
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, "The maximum score must be at most 1000000.", ie.Msg)
+	_, err = e.svc.Set(ctx, s.Activity.ID, []grade.Entry{{UserID: s.User.ID, Score: ptr(1), Maximum: -5}}, "test", "t")
+	require.ErrorAs(t, err, &ie)
+	_, err = e.svc.Set(ctx, s.Activity.ID, []grade.Entry{{UserID: s.User.ID, Score: ptr(1), Maximum: 1_000_000}}, "test", "t")
+	require.NoError(t, err)
+	require.ErrorAs(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: 1_000_001}), &ie)
+	require.Equal(t, "The maximum score must be at most 1000000.", ie.Msg)
+	require.ErrorAs(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: -1}), &ie)
+	require.NoError(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: 1_000_000}))
+
+	users := map[string]uint{"alice": 1}
+	for in, want := range map[string]string{
+		"0":       `line 2: maximum "0" is not a positive number`,
+		"-2":      `line 2: maximum "-2" is not a positive number`,
+		"2000000": `line 2: maximum "2000000" is above 1000000`,
+	} {
+		_, err := grade.ParseCSV(strings.NewReader("username,score,maximum\nalice,1,"+in+"\n"), users)
+		require.ErrorAs(t, err, &ie, in)
+		require.Contains(t, ie.Msg, want, in)
+	}
 }

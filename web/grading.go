@@ -290,6 +290,14 @@ func (s *Server) saveGrades(c *gin.Context) {
 					fmt.Sprintf("The maximum of %s, %q, is not a number. Nothing was saved.", r.User.Name, v))
 				return
 			}
+			// An empty field keeps the maximum; a typed 0 is a mistake,
+			// not a request to keep it.
+			if f <= 0 {
+				s.renderGrades(c, acc, act, http.StatusBadRequest, "", fmt.Sprintf(
+					"The maximum of %s, %q, must be a positive number (leave it empty to keep the current maximum). "+
+						"Nothing was saved.", r.User.Name, v))
+				return
+			}
 			e.Maximum = f
 		}
 		entries = append(entries, e)

@@ -577,3 +577,59 @@ func TestGradingKeepsFullPrecision(t *testing.T) {
 	require.Equal(t, score, *gr.Score)
 	require.Equal(t, maximum, gr.Maximum)
 }
+
+// An explicit maximum of zero or less, or above a million, is refused on
+// the page, in the settings, in a CSV file and in the API; an empty or
+// left out maximum keeps the grade's.
+func TestGradingMaximumBounds(t *testing.T) {
+	g := newGrading(t, false)
+	teacher := g.launch(t, gTeacher)
+	g.launch(t, gStudent)
+	act := g.activity(t)
+	grades := g.hub.URL + g.path(t, "/grades")
+	_, body := page(t, teacher, grades)
+	csrf := csrfOf(t, body)
+	sid := fmt.Sprint(g.userID(t, "student1"))
+
+	for v, want := range map[string]string{
+		"0":       `The maximum of student1, &#34;0&#34;, must be a positive number`,
+		"-3":      `The maximum of student1, &#34;-3&#34;, must be a positive number`,
+		"2000000": "The maximum score must be at most 1000000. Nothing was saved.",
+	} {
+		status, _, body := postForm(t, teacher, grades, url.Values{"_csrf": {csrf}, "score_" + sid: {"1"}, "maximum_" + sid: {v}})
+		require.Equal(t, http.StatusBadRequest, status, v)
+		require.Contains(t, body, want, v)
+	}
+	settings := g.hub.URL + g.path(t, "/settings")
+	for _, v := range []string{"0", "-1", "1000001"} {
+		status, _, body := postForm(t, teacher, settings, url.Values{"_csrf": {csrf}, "maximum": {v}})
+		require.Equal(t, http.StatusBadRequest, status, v)
+		require.Contains(t, body, "The maximum score must be", v)
+	}
+	status, _, body := g.uploadCSV(t, teacher, csrf, []byte("username,score,maximum\nstudent1,1,0\n"))
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, `maximum &#34;0&#34; is not a positive number`)
+	var n int64
+	require.NoError(t, g.db.Model(&store.Grade{}).Count(&n).Error)
+	require.Zero(t, n)
+
+	base := fmt.Sprintf("/api/courses/%s/activities/%d", g.slug, act.ID)
+	tok := g.apiToken(t, "teacher1")
+	status, _, body = g.api("POST", base+"/grades", tok, `{"grades":[{"user":"student1","score":1,"maximum":10}]}`)
+	require.Equal(t, http.StatusOK, status, body)
+	for in, want := range map[string]string{
+		`{"grades":[{"user":"student1","score":1,"maximum":0}]}`:       "must be a positive number",
+		`{"grades":[{"user":"student1","score":1,"maximum":-1}]}`:      "must be a positive number",
+		`{"grades":[{"user":"student1","score":1,"maximum":2000000}]}`: "The maximum score must be at most 1000000.",
+	} {
+		status, _, body := g.api("POST", base+"/grades", tok, in)
+		require.Equal(t, http.StatusBadRequest, status, in)
+		require.Contains(t, body, want, in)
+	}
+	status, _, body = g.api("POST", base+"/grades", tok, `{"grades":[{"user":"student1","score":2}]}`)
+	require.Equal(t, http.StatusOK, status, body)
+	var gr store.Grade
+	require.NoError(t, g.db.Where("user_id = ?", g.userID(t, "student1")).First(&gr).Error)
+	require.Equal(t, 10.0, gr.Maximum, "a left out maximum keeps the grade's")
+	require.Equal(t, 2.0, *gr.Score)
+}
