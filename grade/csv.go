@@ -1,7 +1,7 @@
 package grade
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labhub/labhub/store"
 )
@@ -56,6 +57,9 @@ func (s *Service) ExportCSV(ctx context.Context, a store.Activity, w io.Writer) 
 	return nil
 }
 
+// NotUTF8 is the message for an imported file that is not UTF-8 text.
+const NotUTF8 = "The file is not UTF-8 text. Save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8) and import it again."
+
 // maxImportRows bounds an imported file.
 const maxImportRows = 20000
 
@@ -69,13 +73,19 @@ const maxImportRows = 20000
 // an error. Every problem is reported, with its line, before anything is
 // written.
 func ParseCSV(r io.Reader, users map[string]uint) ([]Entry, error) {
-	br := bufio.NewReader(r)
-	first, err := br.Peek(4096)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+	data, err := io.ReadAll(r)
+	if err != nil {
 		return nil, &InputError{"The file could not be read."}
 	}
-	line, _, _ := strings.Cut(strings.TrimPrefix(string(first), "\ufeff"), "\n")
-	cr := csv.NewReader(br)
+	// Spreadsheets save CSV in the computer's legacy encoding (Latin-1,
+	// Windows-1252) or UTF-16 unless told otherwise; csv would read such a
+	// file as garbled text or fail on it with a misleading message.
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) || !utf8.Valid(data) {
+		return nil, &InputError{NotUTF8}
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	line, _, _ := strings.Cut(string(data[:min(len(data), 4096)]), "\n")
+	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	semicolon := strings.Count(line, ";") > strings.Count(line, ",")
 	if semicolon {

@@ -205,3 +205,24 @@ func TestMaximumBounds(t *testing.T) {
 		require.Contains(t, ie.Msg, want, in)
 	}
 }
+
+// A file that is not UTF-8 is refused with how to save it as UTF-8; a
+// UTF-8 byte order mark is fine.
+func TestParseCSVEncoding(t *testing.T) {
+	users := map[string]uint{"alice": 1}
+	const want = "The file is not UTF-8 text. Save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8) and import it again."
+	for name, in := range map[string]string{
+		"latin-1":     "username,score,comment\nalice,1,caf\xe9\n",
+		"utf-16 le":   "\xff\xfeu\x00s\x00e\x00r\x00",
+		"utf-16 be":   "\xfe\xff\x00u\x00s\x00e\x00r",
+		"late latin1": "username,score,comment\n" + strings.Repeat("alice,1,ok\n", 0) + "alice,1,na\xefve\n",
+	} {
+		_, err := grade.ParseCSV(strings.NewReader(in), users)
+		var ie *grade.InputError
+		require.ErrorAs(t, err, &ie, name)
+		require.Equal(t, want, ie.Msg, name)
+	}
+	entries, err := grade.ParseCSV(strings.NewReader("\ufeffusername,score,comment\nalice,1,café\n"), users)
+	require.NoError(t, err)
+	require.Equal(t, "café", entries[0].Comment)
+}

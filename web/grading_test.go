@@ -609,6 +609,9 @@ func TestGradingMaximumBounds(t *testing.T) {
 	status, _, body := g.uploadCSV(t, teacher, csrf, []byte("username,score,maximum\nstudent1,1,0\n"))
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, body, `maximum &#34;0&#34; is not a positive number`)
+	status, _, body = g.uploadCSV(t, teacher, csrf, []byte("username,score,comment\nstudent1,1,caf\xe9\n"))
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "The file is not UTF-8 text. Save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8) and import it again.")
 	var n int64
 	require.NoError(t, g.db.Model(&store.Grade{}).Count(&n).Error)
 	require.Zero(t, n)
