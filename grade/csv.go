@@ -33,13 +33,14 @@ func (s *Service) ExportCSV(ctx context.Context, a store.Activity, w io.Writer) 
 		return fmt.Errorf("write csv: %w", err)
 	}
 	for _, r := range rows {
-		rec := []string{r.User.Name, r.User.DisplayName, r.User.Email, "", "", "", "", strconv.Itoa(r.Handins), "", ""}
+		rec := []string{textCell(r.User.Name), textCell(r.User.DisplayName), textCell(r.User.Email), "", "", "", "",
+			strconv.Itoa(r.Handins), "", ""}
 		if g := r.Grade; g != nil {
 			if g.Score != nil {
 				rec[3] = FormatNumber(*g.Score)
 			}
 			rec[4] = FormatNumber(g.Maximum)
-			rec[5] = g.Comment
+			rec[5] = textCell(g.Comment)
 		}
 		if r.Handin != nil {
 			rec[6] = r.Handin.CreatedAt.UTC().Format(time.RFC3339)
@@ -59,6 +60,37 @@ func (s *Service) ExportCSV(ctx context.Context, a store.Activity, w io.Writer) 
 
 // NotUTF8 is the message for an imported file that is not UTF-8 text.
 const NotUTF8 = "The file is not UTF-8 text. Save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8) and import it again."
+
+// textCell quotes text for a spreadsheet: a cell starting with = + - @, a
+// tab or a carriage return is a formula to Excel and its kin, so it gets a
+// leading ' (OWASP's advice on CSV injection), as does a cell that starts
+// with ' and then one of = + - @, so that the import, which takes one '
+// off such a cell, gives back the text as it was.
+func textCell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	case '\'':
+		if len(s) > 1 && strings.ContainsRune("=+-@", rune(s[1])) {
+			return "'" + s
+		}
+	}
+	return s
+}
+
+// untextCell undoes textCell: it takes one leading ' off a cell that goes
+// on with = + - @, or with ' and one of those (a quoted cell that began
+// with a quote).
+func untextCell(s string) string {
+	formula := func(s string) bool { return s != "" && strings.ContainsRune("=+-@", rune(s[0])) }
+	if len(s) > 1 && s[0] == '\'' && (formula(s[1:]) || s[1] == '\'' && formula(s[2:])) {
+		return s[1:]
+	}
+	return s
+}
 
 // maxImportRows bounds an imported file.
 const maxImportRows = 20000
@@ -127,7 +159,7 @@ func ParseCSV(r io.Reader, users map[string]uint) ([]Entry, error) {
 		if n > maxImportRows {
 			return nil, &InputError{fmt.Sprintf("The file has more than %d lines.", maxImportRows)}
 		}
-		name := strings.ToLower(cell(rec, iUser))
+		name := strings.ToLower(untextCell(cell(rec, iUser)))
 		if name == "" {
 			if strings.TrimSpace(strings.Join(rec, "")) == "" {
 				continue // blank line
@@ -170,7 +202,7 @@ func ParseCSV(r io.Reader, users map[string]uint) ([]Entry, error) {
 			}
 		}
 		if hasComment {
-			e.Comment = cell(rec, iComment)
+			e.Comment = untextCell(cell(rec, iComment))
 		} else {
 			e.KeepComment = true
 		}

@@ -226,3 +226,46 @@ func TestParseCSVEncoding(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "café", entries[0].Comment)
 }
+
+// Text cells that a spreadsheet would run as a formula are exported with a
+// leading quote, which the import takes off again.
+func TestCSVFormulaCells(t *testing.T) {
+	e := newEnv(t, testutil.SQLite(t), nil)
+	ctx := context.Background()
+	users := map[string]uint{}
+	var act store.Activity
+	comments := []string{"=HYPERLINK(\"http://evil\",\"x\")", "+1 bonus", "-2 late", "@SUM(A1)", "'=kept quote", "plain"}
+	for i, c := range comments {
+		s := e.launch13(student(i+1), course101, lab1)
+		users[s.User.Name] = s.User.ID
+		act = s.Activity
+		e.set(s.Activity.ID, s.User.ID, 1, 10)
+		require.NoError(t, e.db.Model(&store.Grade{}).Where("user_id = ?", s.User.ID).Update("comment", c).Error)
+	}
+	require.NoError(t, e.db.Model(&store.User{}).Where("name = ?", "student1").Update("display_name", "=cmd|' /C calc'!A0").Error)
+	require.NoError(t, e.db.Model(&store.User{}).Where("name = ?", "student2").Update("display_name", "\tTabbed").Error)
+
+	var buf bytes.Buffer
+	require.NoError(t, e.svc.ExportCSV(ctx, act, &buf))
+	recs, err := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, len(comments)+1)
+	want := []string{"'=HYPERLINK(\"http://evil\",\"x\")", "'+1 bonus", "'-2 late", "'@SUM(A1)", "''=kept quote", "plain"}
+	for i, r := range recs[1:] {
+		require.Equal(t, want[i], r[5], "comment of %s", r[0])
+		require.Equal(t, "1", r[3], "numbers are not quoted")
+	}
+	require.Equal(t, "'=cmd|' /C calc'!A0", recs[1][1])
+	require.Equal(t, "'\tTabbed", recs[2][1])
+
+	entries, err := grade.ParseCSV(bytes.NewReader(buf.Bytes()), users)
+	require.NoError(t, err)
+	for i, en := range entries {
+		require.Equal(t, comments[i], en.Comment)
+	}
+	changes, err := e.svc.Set(ctx, act.ID, entries, "csv", "teacher1")
+	require.NoError(t, err)
+	for _, c := range changes {
+		require.False(t, c.Changed)
+	}
+}
