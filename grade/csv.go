@@ -1,15 +1,17 @@
 package grade
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labhub/labhub/store"
 )
@@ -31,13 +33,14 @@ func (s *Service) ExportCSV(ctx context.Context, a store.Activity, w io.Writer) 
 		return fmt.Errorf("write csv: %w", err)
 	}
 	for _, r := range rows {
-		rec := []string{r.User.Name, r.User.DisplayName, r.User.Email, "", "", "", "", strconv.Itoa(r.Handins), "", ""}
+		rec := []string{textCell(r.User.Name), textCell(r.User.DisplayName), textCell(r.User.Email), "", "", "", "",
+			strconv.Itoa(r.Handins), "", ""}
 		if g := r.Grade; g != nil {
 			if g.Score != nil {
-				rec[3] = strconv.FormatFloat(*g.Score, 'f', -1, 64)
+				rec[3] = FormatNumber(*g.Score)
 			}
-			rec[4] = strconv.FormatFloat(g.Maximum, 'f', -1, 64)
-			rec[5] = g.Comment
+			rec[4] = FormatNumber(g.Maximum)
+			rec[5] = textCell(g.Comment)
 		}
 		if r.Handin != nil {
 			rec[6] = r.Handin.CreatedAt.UTC().Format(time.RFC3339)
@@ -55,6 +58,40 @@ func (s *Service) ExportCSV(ctx context.Context, a store.Activity, w io.Writer) 
 	return nil
 }
 
+// NotUTF8 is the message for an imported file that is not UTF-8 text.
+const NotUTF8 = "The file is not UTF-8 text. Save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8) and import it again."
+
+// textCell quotes text for a spreadsheet: a cell starting with = + - @, a
+// tab or a carriage return is a formula to Excel and its kin, so it gets a
+// leading ' (OWASP's advice on CSV injection), as does a cell that starts
+// with ' and then one of = + - @, so that the import, which takes one '
+// off such a cell, gives back the text as it was.
+func textCell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	case '\'':
+		if len(s) > 1 && strings.ContainsRune("=+-@", rune(s[1])) {
+			return "'" + s
+		}
+	}
+	return s
+}
+
+// untextCell undoes textCell: it takes one leading ' off a cell that goes
+// on with = + - @, or with ' and one of those (a quoted cell that began
+// with a quote).
+func untextCell(s string) string {
+	formula := func(s string) bool { return s != "" && strings.ContainsRune("=+-@", rune(s[0])) }
+	if len(s) > 1 && s[0] == '\'' && (formula(s[1:]) || s[1] == '\'' && formula(s[2:])) {
+		return s[1:]
+	}
+	return s
+}
+
 // maxImportRows bounds an imported file.
 const maxImportRows = 20000
 
@@ -68,13 +105,19 @@ const maxImportRows = 20000
 // an error. Every problem is reported, with its line, before anything is
 // written.
 func ParseCSV(r io.Reader, users map[string]uint) ([]Entry, error) {
-	br := bufio.NewReader(r)
-	first, err := br.Peek(4096)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+	data, err := io.ReadAll(r)
+	if err != nil {
 		return nil, &InputError{"The file could not be read."}
 	}
-	line, _, _ := strings.Cut(strings.TrimPrefix(string(first), "\ufeff"), "\n")
-	cr := csv.NewReader(br)
+	// Spreadsheets save CSV in the computer's legacy encoding (Latin-1,
+	// Windows-1252) or UTF-16 unless told otherwise; csv would read such a
+	// file as garbled text or fail on it with a misleading message.
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) || !utf8.Valid(data) {
+		return nil, &InputError{NotUTF8}
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	line, _, _ := strings.Cut(string(data[:min(len(data), 4096)]), "\n")
+	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	semicolon := strings.Count(line, ";") > strings.Count(line, ",")
 	if semicolon {
@@ -116,7 +159,7 @@ func ParseCSV(r io.Reader, users map[string]uint) ([]Entry, error) {
 		if n > maxImportRows {
 			return nil, &InputError{fmt.Sprintf("The file has more than %d lines.", maxImportRows)}
 		}
-		name := strings.ToLower(cell(rec, iUser))
+		name := strings.ToLower(untextCell(cell(rec, iUser)))
 		if name == "" {
 			if strings.TrimSpace(strings.Join(rec, "")) == "" {
 				continue // blank line
@@ -146,15 +189,20 @@ func ParseCSV(r io.Reader, users map[string]uint) ([]Entry, error) {
 		if hasMax {
 			if v := cell(rec, iMax); v != "" {
 				f, ok := parseNumber(v, semicolon)
-				if !ok || f <= 0 {
-					problems = append(problems, fmt.Sprintf("line %d: maximum %q is not a positive number", n, v))
+				if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
+					problems = append(problems, fmt.Sprintf(
+						"line %d: maximum %q is not a positive number (leave it empty to keep the grade's maximum)", n, v))
+					continue
+				}
+				if f > MaxMaximum {
+					problems = append(problems, fmt.Sprintf("line %d: maximum %q is above %d", n, v, MaxMaximum))
 					continue
 				}
 				e.Maximum = f
 			}
 		}
 		if hasComment {
-			e.Comment = cell(rec, iComment)
+			e.Comment = untextCell(cell(rec, iComment))
 		} else {
 			e.KeepComment = true
 		}

@@ -137,7 +137,7 @@ func TestParseCSV(t *testing.T) {
 		"missing columns": {"user,points\nalice,1\n", "at least username and score"},
 		"every problem at once": {"username,score\nalice,seven\nmallory,1\n,3\nbob,1\nbob,2\n",
 			`line 2: score "seven" is not a number; line 3: mallory is not in this course; line 4: no username; line 6: bob already appears on line 5`},
-		"bad maximum":  {"username,score,maximum\nalice,1,0\n", `maximum "0" is not a positive number`},
+		"bad maximum":  {"username,score,maximum\nalice,1,0\n", `maximum "0" is not a positive number (leave it empty`},
 		"broken quote": {"username,score\nalice,\"1\n", "not valid CSV"},
 	} {
 		_, err := grade.ParseCSV(strings.NewReader(tc.in), users)
@@ -173,4 +173,99 @@ func TestConfigure(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "https://lms.example/item", a.LineItemURL)
 	require.Nil(t, a.DueAt)
+}
+
+// A maximum must be positive and at most a million, whichever way it
+// comes; an explicit zero is an error, not "keep the maximum".
+func TestMaximumBounds(t *testing.T) {
+	e := newEnv(t, testutil.SQLite(t), nil)
+	ctx := context.Background()
+	s := e.launch13(student(1), course101, lab1)
+	var ie *grade.InputError
+	_, err := e.svc.Set(ctx, s.Activity.ID, []grade.Entry{{UserID: s.User.ID, Score: ptr(1), Maximum: 1_000_001}}, "test", "t")
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, "The maximum score must be at most 1000000.", ie.Msg)
+	_, err = e.svc.Set(ctx, s.Activity.ID, []grade.Entry{{UserID: s.User.ID, Score: ptr(1), Maximum: -5}}, "test", "t")
+	require.ErrorAs(t, err, &ie)
+	_, err = e.svc.Set(ctx, s.Activity.ID, []grade.Entry{{UserID: s.User.ID, Score: ptr(1), Maximum: 1_000_000}}, "test", "t")
+	require.NoError(t, err)
+	require.ErrorAs(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: 1_000_001}), &ie)
+	require.Equal(t, "The maximum score must be at most 1000000.", ie.Msg)
+	require.ErrorAs(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: -1}), &ie)
+	require.NoError(t, e.svc.Configure(ctx, s.Activity.ID, grade.Settings{ScoreMaximum: 1_000_000}))
+
+	users := map[string]uint{"alice": 1}
+	for in, want := range map[string]string{
+		"0":       `line 2: maximum "0" is not a positive number`,
+		"-2":      `line 2: maximum "-2" is not a positive number`,
+		"2000000": `line 2: maximum "2000000" is above 1000000`,
+	} {
+		_, err := grade.ParseCSV(strings.NewReader("username,score,maximum\nalice,1,"+in+"\n"), users)
+		require.ErrorAs(t, err, &ie, in)
+		require.Contains(t, ie.Msg, want, in)
+	}
+}
+
+// A file that is not UTF-8 is refused with how to save it as UTF-8; a
+// UTF-8 byte order mark is fine.
+func TestParseCSVEncoding(t *testing.T) {
+	users := map[string]uint{"alice": 1}
+	const want = "The file is not UTF-8 text. Save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8) and import it again."
+	for name, in := range map[string]string{
+		"latin-1":     "username,score,comment\nalice,1,caf\xe9\n",
+		"utf-16 le":   "\xff\xfeu\x00s\x00e\x00r\x00",
+		"utf-16 be":   "\xfe\xff\x00u\x00s\x00e\x00r",
+		"late latin1": "username,score,comment\n" + strings.Repeat("alice,1,ok\n", 0) + "alice,1,na\xefve\n",
+	} {
+		_, err := grade.ParseCSV(strings.NewReader(in), users)
+		var ie *grade.InputError
+		require.ErrorAs(t, err, &ie, name)
+		require.Equal(t, want, ie.Msg, name)
+	}
+	entries, err := grade.ParseCSV(strings.NewReader("\ufeffusername,score,comment\nalice,1,café\n"), users)
+	require.NoError(t, err)
+	require.Equal(t, "café", entries[0].Comment)
+}
+
+// Text cells that a spreadsheet would run as a formula are exported with a
+// leading quote, which the import takes off again.
+func TestCSVFormulaCells(t *testing.T) {
+	e := newEnv(t, testutil.SQLite(t), nil)
+	ctx := context.Background()
+	users := map[string]uint{}
+	var act store.Activity
+	comments := []string{"=HYPERLINK(\"http://evil\",\"x\")", "+1 bonus", "-2 late", "@SUM(A1)", "'=kept quote", "plain"}
+	for i, c := range comments {
+		s := e.launch13(student(i+1), course101, lab1)
+		users[s.User.Name] = s.User.ID
+		act = s.Activity
+		e.set(s.Activity.ID, s.User.ID, 1, 10)
+		require.NoError(t, e.db.Model(&store.Grade{}).Where("user_id = ?", s.User.ID).Update("comment", c).Error)
+	}
+	require.NoError(t, e.db.Model(&store.User{}).Where("name = ?", "student1").Update("display_name", "=cmd|' /C calc'!A0").Error)
+	require.NoError(t, e.db.Model(&store.User{}).Where("name = ?", "student2").Update("display_name", "\tTabbed").Error)
+
+	var buf bytes.Buffer
+	require.NoError(t, e.svc.ExportCSV(ctx, act, &buf))
+	recs, err := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, len(comments)+1)
+	want := []string{"'=HYPERLINK(\"http://evil\",\"x\")", "'+1 bonus", "'-2 late", "'@SUM(A1)", "''=kept quote", "plain"}
+	for i, r := range recs[1:] {
+		require.Equal(t, want[i], r[5], "comment of %s", r[0])
+		require.Equal(t, "1", r[3], "numbers are not quoted")
+	}
+	require.Equal(t, "'=cmd|' /C calc'!A0", recs[1][1])
+	require.Equal(t, "'\tTabbed", recs[2][1])
+
+	entries, err := grade.ParseCSV(bytes.NewReader(buf.Bytes()), users)
+	require.NoError(t, err)
+	for i, en := range entries {
+		require.Equal(t, comments[i], en.Comment)
+	}
+	changes, err := e.svc.Set(ctx, act.ID, entries, "csv", "teacher1")
+	require.NoError(t, err)
+	for _, c := range changes {
+		require.False(t, c.Changed)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -118,8 +119,10 @@ type Entry struct {
 	UserID uint
 	// Score is nil to clear the grade.
 	Score *float64
-	// Maximum is the score's maximum; zero keeps the grade's maximum, or
-	// gives a new grade the activity's.
+	// Maximum is the score's maximum; zero stands for a maximum nobody
+	// gave and keeps the grade's maximum, or gives a new grade the
+	// activity's. Inputs where someone can type 0 refuse it themselves
+	// (see CheckMaximum) rather than pass it on.
 	Maximum float64
 	Comment string
 	// KeepComment leaves the comment of an existing grade as it is and
@@ -143,6 +146,21 @@ const maxComment = 10000
 // DefaultMaximum is the maximum of scores of an activity nobody has set
 // one for.
 const DefaultMaximum = 100.0
+
+// MaxMaximum bounds the maximum score of a grade or an activity.
+const MaxMaximum = 1_000_000
+
+// CheckMaximum reports whether m can be a maximum score: a positive number
+// of at most MaxMaximum. Every way of giving grades or settings shares it.
+func CheckMaximum(m float64) error {
+	if math.IsNaN(m) || math.IsInf(m, 0) || m <= 0 {
+		return &InputError{"The maximum score must be a positive number."}
+	}
+	if m > MaxMaximum {
+		return &InputError{fmt.Sprintf("The maximum score must be at most %d.", MaxMaximum)}
+	}
+	return nil
+}
 
 // Set writes the entries as the grades of an activity, all or none. A
 // changed grade gets a new version and is queued for delivery in the same
@@ -234,13 +252,13 @@ func (e *Entry) validate() error {
 	if e.UserID == 0 {
 		return &InputError{"A grade needs a person."}
 	}
-	if math.IsNaN(e.Maximum) || math.IsInf(e.Maximum, 0) || e.Maximum <= 0 {
-		return &InputError{"The maximum score must be a positive number."}
+	if err := CheckMaximum(e.Maximum); err != nil {
+		return err
 	}
 	if e.Score != nil {
 		v := *e.Score
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > e.Maximum {
-			return &InputError{fmt.Sprintf("A score must be between 0 and the maximum (%s).", FormatScore(e.Maximum))}
+			return &InputError{fmt.Sprintf("A score must be between 0 and the maximum (%s).", FormatNumber(e.Maximum))}
 		}
 	}
 	if utf8.RuneCountInString(e.Comment) > maxComment || !utf8.ValidString(e.Comment) {
@@ -357,8 +375,8 @@ type Settings struct {
 
 // Configure stores an activity's settings.
 func (s *Service) Configure(ctx context.Context, activityID uint, st Settings) error {
-	if math.IsNaN(st.ScoreMaximum) || math.IsInf(st.ScoreMaximum, 0) || st.ScoreMaximum <= 0 {
-		return &InputError{"The maximum score must be a positive number."}
+	if err := CheckMaximum(st.ScoreMaximum); err != nil {
+		return err
 	}
 	if st.LockAtDue && st.DueAt == nil {
 		return &InputError{"Hand-ins can only close at a due date; set one."}
@@ -505,8 +523,16 @@ func (s *Service) Roster(ctx context.Context, a store.Activity) ([]Row, error) {
 	return out, nil
 }
 
-// FormatScore writes a score the way people read it: no trailing zeros,
-// no exponent.
+// FormatNumber writes a score or maximum exactly, with no exponent, so
+// that reading it back gives the same number. Forms and exports use it: a
+// rounded number saved back would change the grade.
+func FormatNumber(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// FormatScore writes a score the way people read it, rounded to four
+// decimals: no trailing zeros, no exponent. It is only for reading; use
+// FormatNumber for anything that may be edited or read back.
 func FormatScore(v float64) string {
 	s := fmt.Sprintf("%.4f", v)
 	s = strings.TrimRight(s, "0")

@@ -188,9 +188,9 @@ type apiGradeInput struct {
 	User string `json:"user"`
 	// Score is null to clear the grade.
 	Score *float64 `json:"score"`
-	// Maximum is 0 or left out to keep the grade's maximum (the
-	// activity's for a new grade).
-	Maximum float64 `json:"maximum"`
+	// Maximum is left out (or null) to keep the grade's maximum (the
+	// activity's for a new grade); 0 or less is an error.
+	Maximum *float64 `json:"maximum"`
 	// Comment is left out to keep the grade's comment.
 	Comment *string `json:"comment"`
 }
@@ -228,7 +228,15 @@ func (s *Server) apiSetGrades(c *gin.Context) {
 			apiError(c, http.StatusBadRequest, strconv.Quote(g.User)+" is not in this course; nothing was saved")
 			return
 		}
-		e := grade.Entry{UserID: id, Score: g.Score, Maximum: g.Maximum, KeepComment: g.Comment == nil}
+		e := grade.Entry{UserID: id, Score: g.Score, KeepComment: g.Comment == nil}
+		if g.Maximum != nil {
+			if *g.Maximum <= 0 {
+				apiError(c, http.StatusBadRequest, "the maximum of "+strconv.Quote(g.User)+
+					" must be a positive number (leave it out to keep the grade's maximum); nothing was saved")
+				return
+			}
+			e.Maximum = *g.Maximum
+		}
 		if g.Comment != nil {
 			e.Comment = *g.Comment
 		}

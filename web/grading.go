@@ -197,13 +197,13 @@ func (s *Server) renderGrades(c *gin.Context, acc *courseAccess, act *store.Acti
 		st := grade.Describe(r.Grade, r.Delivery)
 		counts[st.State]++
 		row := gradeRow{ID: r.User.ID, Name: r.User.Name, DisplayName: r.User.DisplayName, Role: r.Role,
-			Maximum: grade.FormatScore(a.ScoreMaximum), Handins: r.Handins,
+			Maximum: grade.FormatNumber(a.ScoreMaximum), Handins: r.Handins,
 			State: st.State, Label: st.Label, Detail: st.Detail, Retry: st.Retry}
 		if g := r.Grade; g != nil {
 			if g.Score != nil {
-				row.Score = grade.FormatScore(*g.Score)
+				row.Score = grade.FormatNumber(*g.Score)
 			}
-			row.Maximum, row.Comment = grade.FormatScore(g.Maximum), g.Comment
+			row.Maximum, row.Comment = grade.FormatNumber(g.Maximum), g.Comment
 			row.GradedBy, row.GradeSource = g.GradedBy, g.Source
 		}
 		if h := r.Handin; h != nil {
@@ -224,7 +224,7 @@ func (s *Server) renderGrades(c *gin.Context, acc *courseAccess, act *store.Acti
 		"Title": "Grades · " + title, "Base": s.base, "User": acc.User.Name, "CSRF": s.csrfToken(acc.Session),
 		"Course": courseTitle(acc.Course), "Activity": title, "Path": base, "Rows": list, "Counts": counts,
 		"Due": due, "DueText": formatTimePtr(a.DueAt), "Locked": a.LockAtDue,
-		"Closed": handin.Locked(a, time.Now()), "ScoreMaximum": grade.FormatScore(a.ScoreMaximum),
+		"Closed": handin.Locked(a, time.Now()), "ScoreMaximum": grade.FormatNumber(a.ScoreMaximum),
 		"Notice": notice, "Problem": problemMsg,
 	})
 }
@@ -288,6 +288,14 @@ func (s *Server) saveGrades(c *gin.Context) {
 			if err != nil {
 				s.renderGrades(c, acc, act, http.StatusBadRequest, "",
 					fmt.Sprintf("The maximum of %s, %q, is not a number. Nothing was saved.", r.User.Name, v))
+				return
+			}
+			// An empty field keeps the maximum; a typed 0 is a mistake,
+			// not a request to keep it.
+			if f <= 0 {
+				s.renderGrades(c, acc, act, http.StatusBadRequest, "", fmt.Sprintf(
+					"The maximum of %s, %q, must be a positive number (leave it empty to keep the current maximum). "+
+						"Nothing was saved.", r.User.Name, v))
 				return
 			}
 			e.Maximum = f

@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -510,4 +512,127 @@ func TestHandins(t *testing.T) {
 	status, _, _ = g.api("GET", fmt.Sprintf("/api/courses/%s/activities/%d/handins", crs2.Slug, act2.ID),
 		g.apiToken(t, "student1"), "")
 	require.Equal(t, http.StatusOK, status, "the student's own token does reach the other course")
+}
+
+// inputValue reads the value of the form input named name on a page.
+func inputValue(t *testing.T, body, name string) string {
+	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`).FindStringSubmatch(body)
+	require.NotNil(t, m, "page has input %s", name)
+	return html.UnescapeString(m[1])
+}
+
+// uploadCSV imports content as the grades of g's activity.
+func (g *grading) uploadCSV(t *testing.T, c *http.Client, csrf string, content []byte) (int, string, string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	require.NoError(t, mw.WriteField("_csrf", csrf))
+	fw, err := mw.CreateFormFile("file", "grades.csv")
+	require.NoError(t, err)
+	_, err = fw.Write(content)
+	require.NoError(t, err)
+	require.NoError(t, mw.Close())
+	resp, err := c.Post(g.hub.URL+g.path(t, "/grades/import"), mw.FormDataContentType(), &buf)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+// Saving the grading page as it is shown, or importing the exported file,
+// changes no grade, however many decimals the grades have.
+func TestGradingKeepsFullPrecision(t *testing.T) {
+	g := newGrading(t, false)
+	teacher := g.launch(t, gTeacher)
+	g.launch(t, gStudent)
+	act := g.activity(t)
+	sid := g.userID(t, "student1")
+	score, maximum := 3.14159265358979, 12.3456789012345
+	_, err := g.grades.Set(context.Background(), act.ID, []grade.Entry{{UserID: sid, Score: &score, Maximum: maximum,
+		Comment: "ok"}}, "test", "teacher1")
+	require.NoError(t, err)
+	require.NoError(t, g.grades.Configure(context.Background(), act.ID, grade.Settings{ScoreMaximum: 7.123456789}))
+
+	grades := g.hub.URL + g.path(t, "/grades")
+	_, body := page(t, teacher, grades)
+	id := fmt.Sprint(sid)
+	require.Equal(t, "3.14159265358979", inputValue(t, body, "score_"+id))
+	require.Equal(t, "12.3456789012345", inputValue(t, body, "maximum_"+id))
+	require.Equal(t, "7.123456789", inputValue(t, body, "maximum"))
+	status, loc, _ := postForm(t, teacher, grades, url.Values{"_csrf": {csrfOf(t, body)},
+		"score_" + id: {inputValue(t, body, "score_"+id)}, "maximum_" + id: {inputValue(t, body, "maximum_"+id)},
+		"comment_" + id: {"ok"}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, g.path(t, "/grades?saved=0"), loc)
+
+	resp, err := teacher.Get(g.hub.URL + g.path(t, "/grades.csv"))
+	require.NoError(t, err)
+	csvBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(csvBody), ",3.14159265358979,12.3456789012345,")
+	status, loc, _ = g.uploadCSV(t, teacher, csrfOf(t, body), csvBody)
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, g.path(t, "/grades?imported=0"), loc)
+	var gr store.Grade
+	require.NoError(t, g.db.Where("user_id = ?", sid).First(&gr).Error)
+	require.Equal(t, score, *gr.Score)
+	require.Equal(t, maximum, gr.Maximum)
+}
+
+// An explicit maximum of zero or less, or above a million, is refused on
+// the page, in the settings, in a CSV file and in the API; an empty or
+// left out maximum keeps the grade's.
+func TestGradingMaximumBounds(t *testing.T) {
+	g := newGrading(t, false)
+	teacher := g.launch(t, gTeacher)
+	g.launch(t, gStudent)
+	act := g.activity(t)
+	grades := g.hub.URL + g.path(t, "/grades")
+	_, body := page(t, teacher, grades)
+	csrf := csrfOf(t, body)
+	sid := fmt.Sprint(g.userID(t, "student1"))
+
+	for v, want := range map[string]string{
+		"0":       `The maximum of student1, &#34;0&#34;, must be a positive number`,
+		"-3":      `The maximum of student1, &#34;-3&#34;, must be a positive number`,
+		"2000000": "The maximum score must be at most 1000000. Nothing was saved.",
+	} {
+		status, _, body := postForm(t, teacher, grades, url.Values{"_csrf": {csrf}, "score_" + sid: {"1"}, "maximum_" + sid: {v}})
+		require.Equal(t, http.StatusBadRequest, status, v)
+		require.Contains(t, body, want, v)
+	}
+	settings := g.hub.URL + g.path(t, "/settings")
+	for _, v := range []string{"0", "-1", "1000001"} {
+		status, _, body := postForm(t, teacher, settings, url.Values{"_csrf": {csrf}, "maximum": {v}})
+		require.Equal(t, http.StatusBadRequest, status, v)
+		require.Contains(t, body, "The maximum score must be", v)
+	}
+	status, _, body := g.uploadCSV(t, teacher, csrf, []byte("username,score,maximum\nstudent1,1,0\n"))
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, `maximum &#34;0&#34; is not a positive number`)
+	status, _, body = g.uploadCSV(t, teacher, csrf, []byte("username,score,comment\nstudent1,1,caf\xe9\n"))
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "The file is not UTF-8 text. Save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8) and import it again.")
+	var n int64
+	require.NoError(t, g.db.Model(&store.Grade{}).Count(&n).Error)
+	require.Zero(t, n)
+
+	base := fmt.Sprintf("/api/courses/%s/activities/%d", g.slug, act.ID)
+	tok := g.apiToken(t, "teacher1")
+	status, _, body = g.api("POST", base+"/grades", tok, `{"grades":[{"user":"student1","score":1,"maximum":10}]}`)
+	require.Equal(t, http.StatusOK, status, body)
+	for in, want := range map[string]string{
+		`{"grades":[{"user":"student1","score":1,"maximum":0}]}`:       "must be a positive number",
+		`{"grades":[{"user":"student1","score":1,"maximum":-1}]}`:      "must be a positive number",
+		`{"grades":[{"user":"student1","score":1,"maximum":2000000}]}`: "The maximum score must be at most 1000000.",
+	} {
+		status, _, body := g.api("POST", base+"/grades", tok, in)
+		require.Equal(t, http.StatusBadRequest, status, in)
+		require.Contains(t, body, want, in)
+	}
+	status, _, body = g.api("POST", base+"/grades", tok, `{"grades":[{"user":"student1","score":2}]}`)
+	require.Equal(t, http.StatusOK, status, body)
+	var gr store.Grade
+	require.NoError(t, g.db.Where("user_id = ?", g.userID(t, "student1")).First(&gr).Error)
+	require.Equal(t, 10.0, gr.Maximum, "a left out maximum keeps the grade's")
+	require.Equal(t, 2.0, *gr.Score)
 }

@@ -103,6 +103,13 @@ func (a *app) gradeCmd() *cobra.Command {
 			default:
 				return errors.New("give a SCORE, or --clear without one")
 			}
+			if cmd.Flags().Changed("maximum") {
+				// Without --maximum the grade keeps its maximum; a typed 0
+				// is a mistake, not a request to keep it.
+				if err := grade.CheckMaximum(maximum); err != nil {
+					return fmt.Errorf("--maximum %s: %w", strconv.FormatFloat(maximum, 'f', -1, 64), err)
+				}
+			}
 			e.Maximum, e.Comment = maximum, comment
 			e.KeepComment = !cmd.Flags().Changed("comment")
 			return a.withActivity(cmd, args[:2], func(ctx context.Context, db *store.DB, g *grade.Service,
@@ -130,7 +137,7 @@ func (a *app) gradeCmd() *cobra.Command {
 			})
 		},
 	}
-	set.Flags().Float64Var(&maximum, "maximum", 0, "maximum score; 0 keeps the grade's (the activity's for a new grade)")
+	set.Flags().Float64Var(&maximum, "maximum", 0, "maximum score, positive; without it the grade's is kept (the activity's for a new grade)")
 	set.Flags().StringVar(&comment, "comment", "", "comment shown to the student in the LMS; without it the grade's comment is kept")
 	set.Flags().BoolVar(&clearGrade, "clear", false, "clear the grade instead of setting one")
 

@@ -86,4 +86,12 @@ func TestGradeCommands(t *testing.T) {
 		out, err := labhub(t, nil, append(args, "--data-dir", dir)...)
 		require.Error(t, err, "%v: %s", args, out)
 	}
+
+	// A maximum typed as 0 is an error, not "keep the maximum".
+	for _, m := range []string{"0", "-1", "2000000"} {
+		out, err := labhub(t, nil, "grade", "set", "lti101", id, "alice", "1", "--maximum", m, "--data-dir", dir)
+		require.Error(t, err, "--maximum %s: %s", m, out)
+		require.Contains(t, out+err.Error(), "maximum", m)
+	}
+	require.Contains(t, run("grade", "set", "lti101", id, "alice", "7"), "unchanged", "no --maximum keeps alice's 10")
 }
