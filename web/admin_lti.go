@@ -92,8 +92,7 @@ func (s *Server) adminPost(c *gin.Context) (*store.Session, *store.User, bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	if err := parseForm(c); err != nil || !s.checkCSRF(c, sess) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, sess) {
 		return nil, nil, false
 	}
 	return sess, u, true

@@ -240,8 +240,7 @@ func (s *Server) teacherPost(c *gin.Context) (*courseAccess, bool) {
 	if !ok {
 		return nil, false
 	}
-	if !s.checkCSRF(c, a.Session) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, a.Session) {
 		return nil, false
 	}
 	return a, true
@@ -389,7 +388,7 @@ func (s *Server) courseServerAction(c *gin.Context) {
 const maxUpload = 1 << 30
 
 func (s *Server) courseUpload(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxUpload)
+	limitBody(c, maxUpload)
 	a, ok := s.teacherPost(c)
 	if !ok {
 		return

@@ -86,8 +86,7 @@ func (s *Server) logout(c *gin.Context) {
 		s.loggedOut(c)
 		return
 	}
-	if err := parseForm(c); err != nil || !s.checkCSRF(c, sess) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, sess) {
 		return
 	}
 	if err := s.Auth.EndSession(c.Request.Context(), sess.ID); err != nil {
@@ -229,8 +228,7 @@ func (s *Server) ownServerForm(c *gin.Context) (*store.User, *store.Server, bool
 	if !ok {
 		return nil, nil, false
 	}
-	if !s.checkCSRF(c, sess) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, sess) {
 		return nil, nil, false
 	}
 	srv, ok := s.ownServer(c, u)
