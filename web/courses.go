@@ -77,7 +77,7 @@ func (s *Server) waiting(c *gin.Context, u *store.User, crs store.Course, msg st
 // names one, so nothing a request says is echoed.
 var notices = map[string]string{
 	"saved":     "Settings saved. They apply to each server at its next start; restart servers to apply them now.",
-	"restarted": "Running servers are restarting with the course's settings.",
+	"restarted": "Running student servers are restarting with the course's settings.",
 	"uploaded":  "Files uploaded to the course files.",
 	"done":      "Done.",
 	"ended":     "The course has ended: all servers are stopped and students cannot start new ones.",
