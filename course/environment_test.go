@@ -436,3 +436,31 @@ func TestSiteDefaultInCatalog(t *testing.T) {
 	err = f.mgr.SaveSettings(ctx, teacher, &f.course, course.Settings{IdleTimeout: 8 * 24 * time.Hour})
 	require.ErrorContains(t, err, "at most 7 days")
 }
+
+// Restart all is for the students: instructors' servers, the acting
+// teacher's among them, keep running.
+func TestRestartAllOnlyLearners(t *testing.T) {
+	f, fe := newEnvMgr(t, nil)
+	ctx := context.Background()
+	fe.present["img"] = true
+	teacher := store.User{Name: "teacher"}
+	require.NoError(t, f.db.Create(&teacher).Error)
+	require.True(t, f.ensureFor(t, f.user, store.RoleLearner, nil).Ready)
+	require.True(t, f.ensureFor(t, teacher, store.RoleInstructor, nil).Ready)
+	require.Len(t, f.engine.specs, 2)
+
+	n, err := f.mgr.RestartAll(ctx, teacher, f.course)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Eventually(t, func() bool { return f.server(t).State == store.StateRunning && len(f.engine.specs) == 3 },
+		5*time.Second, 10*time.Millisecond)
+	require.Equal(t, "alice", f.engine.specs[2].Env["JUPYTERHUB_USER"])
+	var ts store.Server
+	require.NoError(t, f.db.Where("user_id = ?", teacher.ID).First(&ts).Error)
+	require.Equal(t, store.StateRunning, ts.State)
+
+	log, err := f.mgr.AuditLog(ctx, &f.course.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, "course.restart_all", log[0].Action)
+	require.Equal(t, "1 student servers", log[0].Detail)
+}

@@ -96,6 +96,54 @@ func (m *Manager) ListMaterials(ctx context.Context, c store.Course) (files []Fi
 	}
 }
 
+// maxNameBytes bounds one segment of a path in the course files, as the
+// file systems of volumes do.
+const maxNameBytes = 255
+
+// checkClashes refuses an upload that would put a file where a folder is, or
+// a folder where a file is: the engine cannot replace one by the other.
+func (m *Manager) checkClashes(ctx context.Context, e Engine, image, shared, dir string, files []Upload) error {
+	rc, err := e.ReadTar(ctx, image, []spawner.Mount{{Volume: shared, Target: helperShared, ReadOnly: true}}, helperShared)
+	if errors.Is(err, spawner.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read course files: %w", err)
+	}
+	defer rc.Close()
+	want := map[string]bool{} // path to whether it must be a folder
+	if dir != "" {
+		parts := strings.Split(dir, "/")
+		for i := range parts {
+			want[strings.Join(parts[:i+1], "/")] = true
+		}
+	}
+	for _, f := range files {
+		want[path.Join(dir, f.Name)] = false
+	}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read course files: %w", err)
+		}
+		name := strings.TrimSuffix(underRoot(h.Name), "/")
+		isDir, ok := want[name]
+		if !ok || name == "" {
+			continue
+		}
+		switch existing := h.Typeflag == tar.TypeDir; {
+		case existing && !isDir:
+			return &InputError{Msg: fmt.Sprintf("There is already a folder named %s in the course files; rename the file or the folder.", name)}
+		case !existing && isDir:
+			return &InputError{Msg: fmt.Sprintf("%s is a file in the course files, so it cannot be a folder; choose another folder.", name)}
+		}
+	}
+}
+
 // Upload is a file to put into a volume.
 type Upload struct {
 	Name string
@@ -123,7 +171,15 @@ func (m *Manager) UploadMaterials(ctx context.Context, actor store.User, c store
 		if _, ok := CleanPath(name); !ok || name == "." || name == "/" {
 			return &InputError{Msg: fmt.Sprintf("%q is not a usable file name.", f.Name)}
 		}
+		if len(name) > maxNameBytes {
+			return &InputError{Msg: fmt.Sprintf("The file name %q is longer than %d bytes; rename the file and upload it again.", name, maxNameBytes)}
+		}
 		files[i].Name = name
+	}
+	for _, seg := range strings.Split(dir, "/") {
+		if len(seg) > maxNameBytes {
+			return &InputError{Msg: fmt.Sprintf("The folder name %q is longer than %d bytes.", seg, maxNameBytes)}
+		}
 	}
 	e, err := m.engine()
 	if err != nil {
@@ -135,6 +191,9 @@ func (m *Manager) UploadMaterials(ctx context.Context, actor store.User, c store
 	}
 	shared, err := m.ensureShared(ctx, c, image)
 	if err != nil {
+		return err
+	}
+	if err := m.checkClashes(ctx, e, image, shared, dir, files); err != nil {
 		return err
 	}
 	uid, gid, _ := m.owner()

@@ -128,12 +128,13 @@ func (m *Manager) Act(ctx context.Context, actor store.User, c store.Course, id 
 	return nil
 }
 
-// RestartAll restarts every running server of course c with the course's
-// current settings and returns how many it restarted.
+// RestartAll restarts every running student server of course c (one
+// started in the learner role) with the course's current settings and
+// returns how many it restarted. Instructors' servers keep running.
 func (m *Manager) RestartAll(ctx context.Context, actor store.User, c store.Course) (int, error) {
 	var ids []uint
-	if err := m.db.WithContext(ctx).Model(&store.Server{}).Where("course_id = ? AND state IN ?", c.ID,
-		[]string{store.StateRunning, store.StateStarting}).Pluck("id", &ids).Error; err != nil {
+	if err := m.db.WithContext(ctx).Model(&store.Server{}).Where("course_id = ? AND state IN ? AND role = ?", c.ID,
+		[]string{store.StateRunning, store.StateStarting}, store.RoleLearner).Pluck("id", &ids).Error; err != nil {
 		return 0, fmt.Errorf("list running servers: %w", err)
 	}
 	n := 0
@@ -146,7 +147,7 @@ func (m *Manager) RestartAll(ctx context.Context, actor store.User, c store.Cour
 		}
 		n++
 	}
-	m.Audit(ctx, actor, "course.restart_all", &c, "", fmt.Sprintf("%d servers", n))
+	m.Audit(ctx, actor, "course.restart_all", &c, "", fmt.Sprintf("%d student servers", n))
 	return n, nil
 }
 

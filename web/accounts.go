@@ -145,8 +145,7 @@ func (s *Server) loginPost(c *gin.Context) {
 		s.fail(c, problem{Status: http.StatusNotFound, Heading: "Page not found", Message: "There is nothing at this address.", Code: "not_found"})
 		return
 	}
-	if err := parseForm(c); err != nil || !s.checkLoginCSRF(c) {
-		s.expiredForm(c)
+	if !s.loginForm(c) {
 		return
 	}
 	ctx, addr := c.Request.Context(), s.clientIP(c.Request)
@@ -257,8 +256,7 @@ func (s *Server) totpLoginPost(c *gin.Context) {
 		c.Redirect(http.StatusFound, s.base+"hub/login")
 		return
 	}
-	if err := parseForm(c); err != nil || !s.checkLoginCSRF(c) {
-		s.expiredForm(c)
+	if !s.loginForm(c) {
 		return
 	}
 	l, ok := s.pendingSecondFactor(c)
@@ -303,8 +301,7 @@ func (s *Server) signupPost(c *gin.Context) {
 		s.signupPage(c)
 		return
 	}
-	if err := parseForm(c); err != nil || !s.checkLoginCSRF(c) {
-		s.expiredForm(c)
+	if !s.loginForm(c) {
 		return
 	}
 	in := account.SignupInput{Username: c.PostForm("username"), Password: c.PostForm("password"),
@@ -374,8 +371,7 @@ func (s *Server) passwordPost(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := parseForm(c); err != nil || !s.checkCSRF(c, sess) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, sess) {
 		return
 	}
 	ctx := c.Request.Context()
@@ -432,8 +428,7 @@ func (s *Server) totpForm(c *gin.Context) (*store.Session, *store.User, *store.N
 	if !ok {
 		return nil, nil, nil, false
 	}
-	if err := parseForm(c); err != nil || !s.checkCSRF(c, sess) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, sess) {
 		return nil, nil, nil, false
 	}
 	return sess, u, a, true
@@ -532,8 +527,7 @@ func (s *Server) accountsPost(c *gin.Context) {
 		s.renderAccounts(c, http.StatusNotFound, "", "")
 		return
 	}
-	if err := parseForm(c); err != nil || !s.checkCSRF(c, sess) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, sess) {
 		return
 	}
 	ctx, name, log := c.Request.Context(), c.Param("name"), s.logger(c)

@@ -92,8 +92,7 @@ func (s *Server) adminPost(c *gin.Context) (*store.Session, *store.User, bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	if err := parseForm(c); err != nil || !s.checkCSRF(c, sess) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, sess) {
 		return nil, nil, false
 	}
 	return sess, u, true
@@ -139,13 +138,21 @@ func (s *Server) adminUpdatePlatform(c *gin.Context) {
 	if !ok {
 		return
 	}
+	ctx, f := c.Request.Context(), c.Request.PostForm
 	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil {
+	var n int64
+	if err == nil {
+		err = s.DB.WithContext(ctx).Model(&store.Platform{}).Where("id = ?", id).Count(&n).Error
+		if err != nil {
+			s.internalError(c, "load platform", err)
+			return
+		}
+	}
+	if err != nil || n == 0 {
 		s.fail(c, problem{Status: http.StatusNotFound, Heading: "No such platform",
 			Message: "There is no platform at this address.", Code: "not_found"})
 		return
 	}
-	ctx, f := c.Request.Context(), c.Request.PostForm
 	var problems []string
 	if p := f.Get("policy"); p != "" {
 		if err := s.Registry.SetDeploymentPolicy(ctx, uint(id), p); err != nil {

@@ -77,7 +77,7 @@ func (s *Server) waiting(c *gin.Context, u *store.User, crs store.Course, msg st
 // names one, so nothing a request says is echoed.
 var notices = map[string]string{
 	"saved":     "Settings saved. They apply to each server at its next start; restart servers to apply them now.",
-	"restarted": "Running servers are restarting with the course's settings.",
+	"restarted": "Running student servers are restarting with the course's settings.",
 	"uploaded":  "Files uploaded to the course files.",
 	"done":      "Done.",
 	"ended":     "The course has ended: all servers are stopped and students cannot start new ones.",
@@ -242,8 +242,7 @@ func (s *Server) teacherPost(c *gin.Context) (*courseAccess, bool) {
 	if !ok {
 		return nil, false
 	}
-	if !s.checkCSRF(c, a.Session) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, a.Session) {
 		return nil, false
 	}
 	return a, true
@@ -391,7 +390,7 @@ func (s *Server) courseServerAction(c *gin.Context) {
 const maxUpload = 1 << 30
 
 func (s *Server) courseUpload(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxUpload)
+	limitBody(c, maxUpload)
 	a, ok := s.teacherPost(c)
 	if !ok {
 		return

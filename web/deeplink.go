@@ -99,9 +99,7 @@ func (s *Server) renderPicker(c *gin.Context, status int, f pickForm) {
 // choice and answers with the form that posts the signed response to the
 // LMS. "Cancel" returns no item, which closes the LMS's dialog.
 func (s *Server) deepLinkSubmit(c *gin.Context) {
-	if err := parseForm(c); err != nil {
-		s.fail(c, problem{Status: http.StatusBadRequest, Heading: "This form could not be read",
-			Message: "The form was malformed or too large.", Code: "bad_form"})
+	if !s.readForm(c) {
 		return
 	}
 	ctx := c.Request.Context()

@@ -243,8 +243,7 @@ func (s *Server) formTeacherActivity(c *gin.Context) (*courseAccess, *store.Acti
 	if !ok {
 		return nil, nil, false
 	}
-	if !s.checkCSRF(c, acc.Session) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, acc.Session) {
 		return nil, nil, false
 	}
 	return acc, act, true
@@ -345,7 +344,7 @@ const maxImportSize = 5 << 20
 // importGrades reads an uploaded CSV file (field "file") into the
 // activity's grades, all or nothing.
 func (s *Server) importGrades(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxImportSize)
+	limitBody(c, maxImportSize)
 	acc, act, ok := s.formTeacherActivity(c)
 	if !ok {
 		return

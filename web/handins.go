@@ -270,8 +270,7 @@ func (s *Server) handIn(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !s.checkCSRF(c, acc.Session) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, acc.Session) {
 		return
 	}
 	act, ok := s.pageActivity(c, acc.Course)

@@ -11,15 +11,6 @@ import (
 	"github.com/labhub/labhub/lti"
 )
 
-// maxForm bounds the size of launch and login forms.
-const maxForm = 1 << 20
-
-// parseForm reads query and body parameters of a form post, bounded.
-func parseForm(c *gin.Context) error {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxForm)
-	return c.Request.ParseForm()
-}
-
 // rejectLaunch renders an LTI verification failure.
 func (s *Server) rejectLaunch(c *gin.Context, version string, err error) {
 	var le *lti.Error

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -86,8 +87,7 @@ func (s *Server) logout(c *gin.Context) {
 		s.loggedOut(c)
 		return
 	}
-	if err := parseForm(c); err != nil || !s.checkCSRF(c, sess) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, sess) {
 		return
 	}
 	if err := s.Auth.EndSession(c.Request.Context(), sess.ID); err != nil {
@@ -110,6 +110,9 @@ func (s *Server) loggedOut(c *gin.Context) {
 type homeServer struct {
 	Course, State, Error               string
 	URL, PendingURL, StartURL, StopURL string
+	// Ended is set when the course has ended and the user may no longer
+	// start its server (only teachers may).
+	Ended bool
 }
 
 // home lists the user's servers.
@@ -120,11 +123,14 @@ func (s *Server) home(c *gin.Context) {
 	}
 	var rows []struct {
 		store.Server
-		Title string
+		Title        string
+		CourseEnded  *time.Time
+		EnrolledRole *string
 	}
 	err := s.DB.WithContext(c.Request.Context()).Table("servers").
-		Select("servers.*, courses.title AS title").
+		Select("servers.*, courses.title AS title, courses.ended_at AS course_ended, enrollments.role AS enrolled_role").
 		Joins("JOIN courses ON courses.id = servers.course_id").
+		Joins("LEFT JOIN enrollments ON enrollments.course_id = servers.course_id AND enrollments.user_id = servers.user_id").
 		Where("servers.user_id = ?", u.ID).Order("courses.title").Scan(&rows).Error
 	if err != nil {
 		s.internalError(c, "list servers", err)
@@ -140,7 +146,13 @@ func (s *Server) home(c *gin.Context) {
 		if title == "" {
 			title = r.Name
 		}
+		// The role a start would use, as Manager.Start picks it.
+		role := r.Role
+		if r.EnrolledRole != nil {
+			role = *r.EnrolledRole
+		}
 		list = append(list, homeServer{Course: title, State: state, Error: r.Error,
+			Ended:      r.CourseEnded != nil && !course.IsTeacher(role),
 			URL:        s.Manager.Prefix(u.Name, r.Name),
 			PendingURL: s.pendingURL(u.Name, r.Name),
 			StartURL:   s.base + "hub/spawn/" + course.PathEscape(u.Name) + "/" + course.PathEscape(r.Name),
@@ -229,8 +241,7 @@ func (s *Server) ownServerForm(c *gin.Context) (*store.User, *store.Server, bool
 	if !ok {
 		return nil, nil, false
 	}
-	if !s.checkCSRF(c, sess) {
-		s.expiredForm(c)
+	if !s.csrfForm(c, sess) {
 		return nil, nil, false
 	}
 	srv, ok := s.ownServer(c, u)

@@ -186,10 +186,46 @@ func (s *Server) routes() {
 		g.Any("/demo", gin.WrapH(s.Demo))
 		g.Any("/demo/*rest", gin.WrapH(s.Demo))
 	}
-	s.public.NoRoute(func(c *gin.Context) {
+	s.public.NoRoute(s.noRoute(false))
+	s.public.NoMethod(s.noMethod(false))
+	s.api.NoRoute(s.noRoute(true))
+	s.api.NoMethod(s.noMethod(true))
+}
+
+// isAPI reports whether a request is for one of the JSON APIs: always on
+// the containers' listener, else under /api/ and /hub/api/.
+func (s *Server) isAPI(c *gin.Context, apiOnly bool) bool {
+	p := c.Request.URL.Path
+	return apiOnly || strings.HasPrefix(p, s.base+"api/") || strings.HasPrefix(p, s.base+"hub/api/") ||
+		p == s.base+"hub/api"
+}
+
+// noRoute answers an address with no handler.
+func (s *Server) noRoute(apiOnly bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.isAPI(c, apiOnly) {
+			apiError(c, http.StatusNotFound, "not found")
+			return
+		}
 		s.fail(c, problem{Status: http.StatusNotFound, Heading: "Page not found",
 			Message: "There is nothing at this address.", Code: "not_found"})
-	})
+	}
+}
+
+// noMethod answers a method the address does not take; gin has set the
+// Allow header already.
+func (s *Server) noMethod(apiOnly bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		allow := c.Writer.Header().Get("Allow")
+		if s.isAPI(c, apiOnly) {
+			apiError(c, http.StatusMethodNotAllowed, c.Request.Method+" is not allowed here; use "+allow)
+			return
+		}
+		s.fail(c, problem{Status: http.StatusMethodNotAllowed, Heading: "Request refused",
+			Message: "This address does not take " + c.Request.Method + " requests; it takes " + allow + ".",
+			Action:  "Use the buttons and links of Labhub's pages rather than typing this address.",
+			Code:    "method_not_allowed"})
+	}
 }
 
 func (s *Server) recover() gin.HandlerFunc {
