@@ -1,8 +1,8 @@
 package web
 
 import (
+	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -40,12 +40,9 @@ func (s *Server) courseExportAll(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.Header("Content-Type", "application/zip")
-	c.Header("Content-Disposition", `attachment; filename="`+a.Course.Slug+`-export.zip"`)
-	c.Status(http.StatusOK)
-	if err := s.Manager.ExportAll(c.Request.Context(), *a.User, a.Course, c.Writer); err != nil {
-		s.log.Error("failed to export course", "course", a.Course.Slug, "error", err)
-	}
+	s.sendDownload(c, "application/zip", a.Course.Slug+"-export.zip", func(w io.Writer) error {
+		return s.Manager.ExportAll(c.Request.Context(), *a.User, a.Course, w)
+	}, "failed to export course", "course", a.Course.Slug)
 }
 
 func (s *Server) courseExportStudent(c *gin.Context) {
@@ -69,13 +66,10 @@ func (s *Server) courseExportStudent(c *gin.Context) {
 			Message: "Nobody of that name has files in this course.", Code: "no_home"})
 		return
 	}
-	c.Header("Content-Type", "application/gzip")
-	c.Header("Content-Disposition", `attachment; filename="`+a.Course.Slug+"-"+url.PathEscape(name)+`.tar.gz"`)
-	c.Status(http.StatusOK)
 	s.Manager.Audit(ctx, *a.User, "course.export", &a.Course, name, "")
-	if err := s.Manager.ExportStudent(ctx, a.Course, name, c.Writer); err != nil {
-		s.log.Error("failed to export student", "course", a.Course.Slug, "user", name, "error", err)
-	}
+	s.sendDownload(c, "application/gzip", a.Course.Slug+"-"+name+".tar.gz", func(w io.Writer) error {
+		return s.Manager.ExportStudent(ctx, a.Course, name, w)
+	}, "failed to export student", "course", a.Course.Slug, "user", name)
 }
 
 func (s *Server) courseDelete(c *gin.Context) {

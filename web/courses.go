@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -427,13 +428,9 @@ func (s *Server) courseDownload(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.Header("Content-Type", "application/zip")
-	c.Header("Content-Disposition", `attachment; filename="`+a.Course.Slug+`-files.zip"`)
-	c.Status(http.StatusOK)
-	if err := s.Manager.DownloadMaterials(c.Request.Context(), a.Course, c.Writer); err != nil {
-		// The headers are gone; a cut archive is what the browser gets.
-		s.log.Error("failed to send course files", "course", a.Course.Slug, "error", err)
-	}
+	s.sendDownload(c, "application/zip", a.Course.Slug+"-files.zip", func(w io.Writer) error {
+		return s.Manager.DownloadMaterials(c.Request.Context(), a.Course, w)
+	}, "failed to send course files", "course", a.Course.Slug)
 }
 
 // templateFuncs are the functions templates may call.

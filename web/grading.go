@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -329,13 +330,9 @@ func (s *Server) exportGrades(c *gin.Context) {
 		return
 	}
 	name := fmt.Sprintf("grades-%s-%d.csv", acc.Course.Slug, act.ID)
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
-	c.Header("Cache-Control", "no-store")
-	c.Status(http.StatusOK)
-	if err := s.Grades.ExportCSV(c.Request.Context(), *act, c.Writer); err != nil {
-		s.log.Error("failed to export grades", "course", acc.Course.Slug, "activity_id", act.ID, "error", err)
-	}
+	s.sendDownload(c, "text/csv; charset=utf-8", name, func(w io.Writer) error {
+		return s.Grades.ExportCSV(c.Request.Context(), *act, w)
+	}, "failed to export grades", "course", acc.Course.Slug, "activity_id", act.ID)
 }
 
 // maxImportSize bounds an uploaded CSV file.
