@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/labhub/labhub/lti"
 	"github.com/labhub/labhub/registry"
 	"github.com/labhub/labhub/store"
 	"github.com/labhub/labhub/toolkey"
@@ -139,20 +140,17 @@ func (s *Server) adminUpdatePlatform(c *gin.Context) {
 		return
 	}
 	ctx, f := c.Request.Context(), c.Request.PostForm
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	var n int64
-	if err == nil {
-		err = s.DB.WithContext(ctx).Model(&store.Platform{}).Where("id = ?", id).Count(&n).Error
-		if err != nil {
-			s.internalError(c, "load platform", err)
-			return
-		}
-	}
-	if err != nil || n == 0 {
+	plat, err := s.Registry.PlatformByID(ctx, c.Param("id"))
+	if errors.Is(err, lti.ErrUnknownPlatform) {
 		s.fail(c, problem{Status: http.StatusNotFound, Heading: "No such platform",
 			Message: "There is no platform at this address.", Code: "not_found"})
 		return
 	}
+	if err != nil {
+		s.internalError(c, "load platform", err)
+		return
+	}
+	id, _ := strconv.ParseUint(plat.ID, 10, 64)
 	var problems []string
 	if p := f.Get("policy"); p != "" {
 		if err := s.Registry.SetDeploymentPolicy(ctx, uint(id), p); err != nil {
