@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,7 +17,7 @@ import (
 // failure it has answered.
 func (s *Server) admitLaunch(c *gin.Context, u *store.User, method string) bool {
 	if s.blocked(u) {
-		s.refuseBlockedLaunch(c, u.Name, method)
+		s.refuseBlocked(c, u.Name, "method", method)
 		return false
 	}
 	if s.Accounts == nil {
@@ -38,19 +37,11 @@ func (s *Server) recordLaunch(c *gin.Context, provider, method string, l *lti.La
 	e, err := s.Courses.RecordLaunch(c.Request.Context(), provider, l)
 	switch {
 	case errors.Is(err, course.ErrBlocked):
-		s.refuseBlockedLaunch(c, e.User.Name, method)
+		s.refuseBlocked(c, e.User.Name, "method", method)
 		return nil, false
 	case err != nil:
 		s.internalError(c, "record launch", err)
 		return nil, false
 	}
 	return e, true
-}
-
-// refuseBlockedLaunch answers the launch of a blocked username.
-func (s *Server) refuseBlockedLaunch(c *gin.Context, name, method string) {
-	s.logger(c).Warn("refused launch of blocked user", "user", name, "method", method)
-	s.fail(c, problem{Status: http.StatusForbidden, Heading: "This account may not use Labhub",
-		Message: "Labhub does not let this account log in.", Action: "If you think this is a mistake, tell your teacher.",
-		Code: "blocked_user"})
 }

@@ -59,9 +59,10 @@ func (s *Server) tokenOf(r *http.Request) (*store.Token, *store.User, error) {
 	return t, u, nil
 }
 
-// refuseBlocked answers a page request of a blocked user's session.
-func (s *Server) refuseBlocked(c *gin.Context, u *store.User) {
-	s.logger(c).Warn("refused blocked user", "user", u.Name, "path", c.Request.URL.Path)
+// refuseBlocked answers a page request or a launch of the blocked user
+// name; attrs add to what is logged.
+func (s *Server) refuseBlocked(c *gin.Context, name string, attrs ...any) {
+	s.logger(c).Warn("refused blocked user", append([]any{"user", name, "path", c.Request.URL.Path}, attrs...)...)
 	s.fail(c, problem{Status: http.StatusForbidden, Heading: "This account may not use Labhub",
 		Message: "Labhub does not let this account log in, and its sessions no longer work.",
 		Action:  "If you think this is a mistake, tell your teacher.", Code: "blocked_user"})

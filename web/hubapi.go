@@ -95,7 +95,7 @@ func isoTimePtr(t *time.Time) any {
 func (s *Server) oauthAuthorize(c *gin.Context) {
 	sess, u, err := s.sessionOf(c.Request)
 	if errors.Is(err, errBlocked) {
-		s.refuseBlocked(c, u)
+		s.refuseBlocked(c, u.Name)
 		return
 	}
 	if err != nil {

@@ -23,7 +23,7 @@ func (s *Server) root(c *gin.Context) {
 func (s *Server) requireLogin(c *gin.Context) (*store.Session, *store.User, bool) {
 	sess, u, err := s.sessionOf(c.Request)
 	if errors.Is(err, errBlocked) {
-		s.refuseBlocked(c, u)
+		s.refuseBlocked(c, u.Name)
 		return nil, nil, false
 	}
 	if err != nil {
