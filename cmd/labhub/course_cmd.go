@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"gorm.io/gorm"
 
 	"github.com/labhub/labhub/config"
 	"github.com/labhub/labhub/course"
@@ -31,10 +32,14 @@ func (a *app) courseCmd() *cobra.Command {
 		}
 		return a.withState(cmd, func(ctx context.Context, _ *registry.Registry, db *store.DB) error {
 			var c store.Course
-			if err := db.WithContext(ctx).Where("slug = ?", cmd.Flags().Arg(0)).First(&c).Error; err != nil {
+			err := db.WithContext(ctx).Where("slug = ?", cmd.Flags().Arg(0)).First(&c).Error
+			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return fmt.Errorf("no course %q (use the short name from its page address)", cmd.Flags().Arg(0))
 			}
-			instance, err := db.GetOrInit(ctx, "instance_id", func() string { return "" })
+			if err != nil {
+				return fmt.Errorf("look up course %q: %w", cmd.Flags().Arg(0), err)
+			}
+			instance, err := instanceID(ctx, db)
 			if err != nil {
 				return err
 			}

@@ -1,13 +1,32 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 
 	"github.com/labhub/labhub/config"
 	"github.com/labhub/labhub/course"
 	"github.com/labhub/labhub/spawner"
+	"github.com/labhub/labhub/store"
 )
+
+// instanceID returns the random id of this installation, which labels its
+// containers and volumes, made on first use by whichever command needs it
+// first.
+func instanceID(ctx context.Context, db *store.DB) (string, error) {
+	id, err := db.GetOrInit(ctx, "instance_id", func() string {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	})
+	if err != nil {
+		return "", fmt.Errorf("read instance id: %w", err)
+	}
+	return id, nil
+}
 
 // newDocker connects to the Docker engine with the options the settings in
 // cfg give; serve and every command that touches containers or volumes use

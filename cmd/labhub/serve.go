@@ -74,11 +74,7 @@ func run(ctx context.Context, cfg *config.Server, demo bool) error {
 		return err
 	}
 	defer db.Close()
-	instance, err := db.GetOrInit(ctx, "instance_id", func() string {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		return hex.EncodeToString(b)
-	})
+	instance, err := instanceID(ctx, db)
 	if err != nil {
 		return err
 	}

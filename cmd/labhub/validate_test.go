@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/labhub/labhub/internal/testutil"
 )
 
 // Settings that would make every server start fail are refused when Labhub
@@ -24,4 +27,17 @@ func TestServerSettingsRefused(t *testing.T) {
 	}
 	_, err := serverConfig(t, map[string]string{"LABHUB_NOTEBOOK_OWNER": "1000:100"})
 	require.NoError(t, err)
+}
+
+// The installation's id is made once, by whichever command needs it first,
+// and is never empty.
+func TestInstanceID(t *testing.T) {
+	db := testutil.SQLite(t)
+	ctx := context.Background()
+	id, err := instanceID(ctx, db)
+	require.NoError(t, err)
+	require.Len(t, id, 16)
+	again, err := instanceID(ctx, db)
+	require.NoError(t, err)
+	require.Equal(t, id, again)
 }
