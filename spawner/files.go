@@ -77,12 +77,9 @@ func (d *Docker) createHelper(ctx context.Context, image string, mounts []Mount)
 	if image == "" {
 		return "", errors.New("a helper container needs an image")
 	}
-	var ms []mount.Mount
-	for _, m := range mounts {
-		if !nameRE.MatchString(m.Volume) || !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {
-			return "", fmt.Errorf("invalid mount %s:%s", m.Volume, m.Target)
-		}
-		ms = append(ms, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Target, ReadOnly: m.ReadOnly})
+	ms, err := helperMounts(mounts)
+	if err != nil {
+		return "", err
 	}
 	cfg := &container.Config{Image: image, Entrypoint: []string{"/nonexistent"}, Labels: d.labelsFor(nil)}
 	cfg.Labels["labhub.helper"] = "true"
@@ -94,6 +91,19 @@ func (d *Docker) createHelper(ctx context.Context, image string, mounts []Mount)
 		return "", fmt.Errorf("creating helper container: %w", err)
 	}
 	return resp.ID, nil
+}
+
+// helperMounts checks the mounts of a helper container and returns them in
+// Docker's form.
+func helperMounts(mounts []Mount) ([]mount.Mount, error) {
+	var ms []mount.Mount
+	for _, m := range mounts {
+		if !nameRE.MatchString(m.Volume) || !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {
+			return nil, fmt.Errorf("invalid mount %s:%s", m.Volume, m.Target)
+		}
+		ms = append(ms, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	return ms, nil
 }
 
 func (d *Docker) removeHelper(ctx context.Context, id string) {
@@ -122,14 +132,13 @@ func (d *Docker) RemoveTree(ctx context.Context, image string, mounts []Mount, p
 	if image == "" {
 		return errors.New("removing a tree needs an image")
 	}
-	var ms []mount.Mount
+	ms, err := helperMounts(mounts)
+	if err != nil {
+		return err
+	}
 	inside := false
 	for _, m := range mounts {
-		if !nameRE.MatchString(m.Volume) || !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {
-			return fmt.Errorf("invalid mount %s:%s", m.Volume, m.Target)
-		}
 		inside = inside || strings.HasPrefix(path.Clean(p), path.Clean(m.Target)+"/")
-		ms = append(ms, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
 	if !inside {
 		return fmt.Errorf("removing %s: not inside a mount", p)

@@ -98,6 +98,18 @@ func TestReadWriteTar(t *testing.T) {
 	_, err = e.cli.VolumeInspect(ctx, gone)
 	require.Error(t, err, "reading must not create the volume")
 
+	// RemoveTree removes a directory, read-only files included, and only
+	// inside a mount; a missing path is no error.
+	require.NoError(t, e.d.RemoveTree(ctx, e.image, mounts, "/dst/lab"))
+	_, err = e.d.ReadTar(ctx, e.image, mounts, "/dst/lab")
+	require.ErrorIs(t, err, spawner.ErrNotFound)
+	require.NoError(t, e.d.RemoveTree(ctx, e.image, mounts, "/dst/lab"))
+	require.ErrorContains(t, e.d.RemoveTree(ctx, e.image, mounts, "/etc"), "not inside a mount")
+	require.ErrorContains(t, e.d.RemoveTree(ctx, e.image, mounts, "/dst"), "not inside a mount")
+	rc, err = e.d.ReadTar(ctx, e.image, mounts, "/src/lab/data.csv")
+	require.NoError(t, err, "the other volume is untouched")
+	require.NoError(t, rc.Close())
+
 	// No helper container is left behind.
 	left, err := e.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
 		filters.Arg("label", "labhub.helper=true"), filters.Arg("label", testLabel+"="+e.test))})
