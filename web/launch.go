@@ -36,9 +36,11 @@ func (s *Server) rejectLaunch(c *gin.Context, version string, err error) {
 	})
 }
 
-// errContentItem refuses an LTI 1.1 ContentItemSelectionRequest: its answer
-// is an OAuth 1.0a signed content-item message, which Labhub does not build
-// yet. LTI 1.3 deep linking requests get the picker instead.
+// errContentItem refuses an LTI 1.1 ContentItemSelectionRequest. LTI 1.3
+// deep linking requests get the picker instead.
+//
+// TODO: answering one needs an OAuth 1.0a signed content-item message,
+// which Labhub does not build yet.
 var errContentItem = errors.New("lti 1.1 content item selection is not supported")
 
 // checkContentItem is the LTI 1.1 verifier's check that refuses content
